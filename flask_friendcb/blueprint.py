@@ -1,0 +1,171 @@
+"""The Flask adapter: a blueprint whose one route is the callback.
+
+It reads the app's ``FRIENDCB_*`` config once, at registration, keeps the app's receiver in
+``app.extensions["friendcb"]``, turns Flask's request into the handler's inputs and the
+handler's answer into a Flask response, and sends the signals with the app as sender. The
+protocol itself lives in the handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Flask, current_app, request
+from flask.sansio.app import App
+
+from .config import Settings
+from .handler import CallbackHandler
+from .hooks import HookDecorators, HookRegistry
+from .models import FriendResponseAnswer, FriendResponseEvent
+from .signals import answer_decided, event_received
+from .wsgi import respond
+
+if TYPE_CHECKING:
+    from flask.wrappers import Response
+
+#: The key of the per-app state in ``app.extensions``.
+EXTENSION_KEY = "friendcb"
+
+# Every method is routed to the view, so that a GET gets the protocol's JSON 405 rather than
+# Flask's HTML one.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+
+
+@dataclass(frozen=True)
+class FriendCallbackState:
+    """What one Flask app holds in ``app.extensions["friendcb"]``."""
+
+    #: The blueprint registered on the app.
+    blueprint: FriendCallbackBlueprint
+    #: The app's validated ``FRIENDCB_*`` settings.
+    settings: Settings
+    #: The app's receiver, which answers every callback.
+    handler: CallbackHandler
+
+    @property
+    def hooks(self) -> HookRegistry:
+        """The blueprint's hooks, shared by every app it is registered on."""
+        return self.blueprint.hooks
+
+
+class FriendCallbackBlueprint(HookDecorators, Blueprint):
+    """Receives Tencent Cloud Chat's ``Sns.CallbackPrevFriendResponse`` callback.
+
+    ::
+
+        friendcb = FriendCallbackBlueprint()
+
+        @friendcb.on_friend_response
+        def no_banned_requesters(item, event):
+            if item.to_account in BANNED:
+                return Reject(38001, "requester is banned")
+
+        app.register_blueprint(friendcb, url_prefix="/im")   # POST /im/callback
+
+    Hooks live on the blueprint, so they can be declared before any app exists, and one
+    blueprint can serve several apps, each with its own config. Registering it reads and
+    validates the app's ``FRIENDCB_*`` config, raising
+    :class:`~flask_friendcb.errors.ConfigError` naming the key at fault.
+    """
+
+    def __init__(
+        self,
+        name: str = "friendcb",
+        import_name: str = __name__,
+        *,
+        rule: str = "/callback",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, import_name, **kwargs)
+        #: The route's rule, below the blueprint's ``url_prefix``.
+        self.rule = rule
+        #: The hook registry; pass it to a middleware as ``hooks=`` to share the hooks.
+        self.hooks = HookRegistry()
+        self.add_url_rule(
+            rule,
+            "callback",
+            callback_view,
+            methods=_METHODS,
+            provide_automatic_options=False,
+        )
+        self.url_value_preprocessor(_exempt_from_csrf)
+        from .cli import add_commands
+
+        add_commands(self.cli)
+
+    def register(self, app: App, options: dict[str, Any]) -> None:
+        state = app.extensions.get(EXTENSION_KEY)
+        if state is None:
+            app.extensions[EXTENSION_KEY] = _create_state(app, self)
+        elif state.blueprint is not self:
+            raise RuntimeError(
+                f"this app already has a FriendCallbackBlueprint ({state.blueprint.name!r}); "
+                "register one per app, under as many URLs as needed"
+            )
+        super().register(app, options)
+
+
+def _create_state(app: App, blueprint: FriendCallbackBlueprint) -> FriendCallbackState:
+    def send_event_received(event: FriendResponseEvent) -> None:
+        if event_received.receivers:
+            event_received.send(app, event=event)
+
+    def send_answer_decided(event: FriendResponseEvent, answer: FriendResponseAnswer) -> None:
+        if answer_decided.receivers:
+            answer_decided.send(app, event=event, answer=answer)
+
+    settings = Settings.from_flask_config(app.config)
+    handler = CallbackHandler(
+        settings,
+        blueprint.hooks,
+        on_event=send_event_received,
+        on_answer=send_answer_decided,
+    )
+    return FriendCallbackState(blueprint, settings, handler)
+
+
+def get_state(app: Flask) -> FriendCallbackState:
+    """The app's friend-callback state; a clear error when the blueprint is not registered."""
+    try:
+        state: FriendCallbackState = app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "no FriendCallbackBlueprint is registered on this app; "
+            "call app.register_blueprint(friendcb) first"
+        ) from None
+    return state
+
+
+def callback_paths(app: Flask) -> list[str]:
+    """The URL paths at which ``app`` answers callbacks (one per registration)."""
+    return [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if app.view_functions.get(rule.endpoint) is callback_view
+    ]
+
+
+def callback_view() -> Response:
+    """The callback route: hands the request to the app's handler."""
+    state: FriendCallbackState = current_app.extensions[EXTENSION_KEY]
+    answer = respond(state.handler, request.environ)
+    return current_app.response_class(answer.body, status=answer.status, headers=answer.headers)
+
+
+def _exempt_from_csrf(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Tencent cannot send a CSRF token. Flask runs URL value preprocessors before any
+    # before_request function, so exempting here works whether CSRFProtect was set up before
+    # or after this blueprint was registered.
+    csrf = current_app.extensions.get("csrf")
+    if csrf is not None and hasattr(csrf, "exempt"):
+        csrf.exempt(current_app.blueprints[request.blueprint or ""])
+
+
+__all__ = [
+    "EXTENSION_KEY",
+    "FriendCallbackBlueprint",
+    "FriendCallbackState",
+    "callback_paths",
+    "get_state",
+]

@@ -1,0 +1,170 @@
+"""``flask friendcb ...``: commands to check the setup and to play Tencent locally."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import click
+from flask import current_app
+
+from .auth import sign
+from .blueprint import callback_paths, get_state
+from .protocol import ResponseAction
+from .testing import callback_query, friend_response_body, response_item, signed_client
+
+_ACTIONS = {
+    "agree-and-add": ResponseAction.AGREE_AND_ADD,
+    "agree": ResponseAction.AGREE,
+    "reject": ResponseAction.REJECT,
+}
+
+
+def add_commands(group: click.Group) -> None:
+    """Attach the commands to a blueprint's CLI group (``flask friendcb``)."""
+    group.help = "Tencent Cloud Chat friend-response callbacks."
+    group.add_command(sign_command)
+    group.add_command(send_command)
+    group.add_command(check_command)
+
+
+@click.command("sign")
+@click.option("--token", help="The callback token (default: the app's first token).")
+@click.option(
+    "--time", "request_time", type=int, help="RequestTime in Unix seconds (default: now)."
+)
+def sign_command(token: str | None, request_time: int | None) -> None:
+    """Print the Sign Tencent sends for TOKEN at TIME."""
+    if token is None:
+        tokens = get_state(current_app).settings.tokens
+        if not tokens:
+            raise click.UsageError("the app has no FRIENDCB_TOKEN; pass --token")
+        token = tokens[0]
+    click.echo(sign(token, int(time.time()) if request_time is None else request_time))
+
+
+@click.command("send")
+@click.option(
+    "--from",
+    "from_account",
+    default="responder",
+    show_default=True,
+    help="From_Account: the user who answers the friend requests.",
+)
+@click.option(
+    "--to",
+    "to_accounts",
+    multiple=True,
+    help="To_Account: a user whose request is answered; repeat for several items.",
+)
+@click.option(
+    "--action",
+    type=click.Choice(sorted(_ACTIONS)),
+    default="agree-and-add",
+    show_default=True,
+    help="The ResponseAction of every item.",
+)
+@click.option("--remark", default="", help="Remark of every item.")
+@click.option("--tag", default="", help="TagName of every item.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many callbacks to send, one after the other.",
+)
+@click.option("--url", help="Post to this callback URL instead of to the app itself.")
+@click.option("--client-ip", default="127.0.0.1", show_default=True, help="ClientIP.")
+@click.option("--platform", default="RESTAPI", show_default=True, help="OptPlatform.")
+def send_command(
+    from_account: str,
+    to_accounts: tuple[str, ...],
+    action: str,
+    remark: str,
+    tag: str,
+    count: int,
+    url: str | None,
+    client_ip: str,
+    platform: str,
+) -> None:
+    """Send a signed friend-response callback, as Tencent would, and print the answer.
+
+    Without --url the callback goes to this app's own route, in process; with --url it is
+    posted over HTTP, signed with this app's SdkAppid and token.
+    """
+    settings = get_state(current_app).settings
+    items = [
+        response_item(to, _ACTIONS[action], remark=remark, tag_name=tag)
+        for to in (to_accounts or ("requester",))
+    ]
+    for _ in range(count):
+        body = friend_response_body(from_account, items)
+        if url is None:
+            response = signed_client(current_app).callback(
+                body, ClientIP=client_ip, OptPlatform=platform
+            )
+            status, text = response.status_code, response.get_data(as_text=True)
+        else:
+            query = callback_query(
+                settings.sdkappid,
+                token=settings.tokens[0] if settings.tokens else None,
+                request_time=int(settings.clock()),
+                client_ip=client_ip,
+                opt_platform=platform,
+            )
+            status, text = _post(f"{url}{'&' if '?' in url else '?'}{query}", body)
+        click.echo(f"{status} {_pretty(text)}")
+
+
+@click.command("check")
+def check_command() -> None:
+    """Show the callback settings, and what to enter in Tencent's console."""
+    app = current_app
+    settings = get_state(app).settings
+    paths = callback_paths(app)
+    click.echo(f"SdkAppid:        {settings.sdkappid}")
+    if settings.tokens:
+        click.echo(f"Token:           {len(settings.tokens)} configured (signed callbacks only)")
+    else:
+        click.echo("Token:           none: unsigned callbacks accepted (FRIENDCB_ALLOW_UNSIGNED)")
+    click.echo(f"Max skew:        {settings.max_skew:g} s")
+    click.echo(f"Deadline:        {settings.deadline:g} s, then {settings.on_hook_error!r}")
+    click.echo(f"Max body:        {settings.max_content_length} bytes")
+    click.echo(f"Hooks:           {len(get_state(app).hooks)}")
+    for path in paths:
+        click.echo(f"Callback URL:    https://<your host>{path}")
+    click.echo(
+        "In Tencent's console (Callback Configuration): set the callback URL above, "
+        + ("the same token, " if settings.tokens else "no token, ")
+        + "and enable 'Before a Friend Request Is Responded'."
+    )
+    if not settings.tokens:
+        click.secho("Warning: without a token anyone who knows the URL can call it.", fg="yellow")
+
+
+def _post(url: str, body: dict[str, Any]) -> tuple[int, str]:
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http:// or https:// URL", param_hint="--url")
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+    except urllib.error.URLError as error:
+        raise click.ClickException(f"could not reach {url.split('?')[0]}: {error.reason}") from None
+
+
+def _pretty(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False)
+    except ValueError:
+        return text

@@ -1,0 +1,207 @@
+"""Helpers to test hooks the way Tencent will call them: signed queries, bodies, a client.
+
+::
+
+    from flask_friendcb.testing import friend_response_body, response_item, signed_client
+
+    def test_banned_requester_is_rejected(app):
+        client = signed_client(app)
+        response = client.callback(friend_response_body("bob", [response_item("spammer")]))
+        assert response.json["ResultItem"][0]["ResultCode"] == 38001
+
+The client signs with the app's own token and clock (``FRIENDCB_CLOCK``), so a test that
+freezes the clock signs at the frozen time too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from .auth import sign
+from .blueprint import callback_paths, get_state
+from .protocol import (
+    FRIEND_RESPONSE_COMMAND,
+    QUERY_CLIENT_IP,
+    QUERY_COMMAND,
+    QUERY_CONTENT_TYPE,
+    QUERY_OPT_PLATFORM,
+    QUERY_REQUEST_TIME,
+    QUERY_SDKAPPID,
+    QUERY_SIGN,
+    ResponseAction,
+)
+
+#: The sample request of Tencent's page for ``Sns.CallbackPrevFriendResponse``.
+SAMPLE_REQUEST: dict[str, Any] = {
+    "CallbackCommand": "Sns.CallbackPrevFriendResponse",
+    "Requester_Account": "id",
+    "From_Account": "id",
+    "ResponseFriendItem": [
+        {
+            "To_Account": "id1",
+            "Remark": "remark1",
+            "TagName": "group1",
+            "ResponseAction": "Response_Action_AgreeAndAdd",
+        },
+        {
+            "To_Account": "id2",
+            "Remark": "remark2",
+            "TagName": "group2",
+            "ResponseAction": "Response_Action_Reject",
+        },
+    ],
+    "EventTime": 1631777645424,
+}
+
+__all__ = [
+    "SAMPLE_REQUEST",
+    "FriendCallbackClient",
+    "callback_query",
+    "friend_response_body",
+    "response_item",
+    "sign",
+    "signed_client",
+]
+
+
+def callback_query(
+    sdkappid: int | str,
+    *,
+    token: str | None = None,
+    request_time: int | str | None = None,
+    command: str = FRIEND_RESPONSE_COMMAND,
+    client_ip: str = "127.0.0.1",
+    opt_platform: str = "RESTAPI",
+    **extra: str,
+) -> str:
+    """The query string Tencent would send, signed when ``token`` is given.
+
+    ``request_time`` defaults to now. ``extra`` adds or replaces parameters, to build the odd
+    requests a test needs (``Sign="0" * 64``).
+    """
+    params: dict[str, str] = {
+        QUERY_SDKAPPID: str(sdkappid),
+        QUERY_COMMAND: command,
+        QUERY_CONTENT_TYPE: "json",
+        QUERY_CLIENT_IP: client_ip,
+        QUERY_OPT_PLATFORM: opt_platform,
+    }
+    if token is not None:
+        seconds = str(int(time.time()) if request_time is None else request_time)
+        params[QUERY_REQUEST_TIME] = seconds
+        params[QUERY_SIGN] = sign(token, seconds)
+    params.update(extra)
+    return urlencode(params)
+
+
+def response_item(
+    to_account: str,
+    action: ResponseAction | str = ResponseAction.AGREE_AND_ADD,
+    *,
+    remark: str = "",
+    tag_name: str = "",
+) -> dict[str, Any]:
+    """One element of ``ResponseFriendItem``: ``to_account`` made a request, answered with
+    ``action``."""
+    return {
+        "To_Account": to_account,
+        "Remark": remark,
+        "TagName": tag_name,
+        "ResponseAction": ResponseAction(action).value,
+    }
+
+
+def friend_response_body(
+    from_account: str = "responder",
+    items: Iterable[Mapping[str, Any] | str] | None = None,
+    *,
+    requester_account: str | None = None,
+    event_time_ms: int | None = None,
+) -> dict[str, Any]:
+    """A ``Sns.CallbackPrevFriendResponse`` body: ``from_account`` answers ``items``.
+
+    An item may be a ``response_item(...)`` dict, or just the requester's account for an
+    accepted request. ``requester_account`` defaults to ``from_account``, ``event_time_ms`` to
+    now.
+    """
+    if items is None:
+        items = ["requester"]
+    return {
+        "CallbackCommand": FRIEND_RESPONSE_COMMAND,
+        "Requester_Account": from_account if requester_account is None else requester_account,
+        "From_Account": from_account,
+        "ResponseFriendItem": [
+            response_item(item) if isinstance(item, str) else dict(item) for item in items
+        ],
+        "EventTime": int(time.time() * 1000) if event_time_ms is None else event_time_ms,
+    }
+
+
+class FriendCallbackClient(FlaskClient):
+    """A Flask test client that posts signed callbacks to the app's callback route."""
+
+    def callback(
+        self,
+        body: Mapping[str, Any] | bytes | str | None = None,
+        *,
+        command: str | None = None,
+        token: str | None = None,
+        request_time: int | str | None = None,
+        path: str | None = None,
+        signed: bool = True,
+        **query: str,
+    ) -> TestResponse:
+        """POST ``body`` (a dict is sent as JSON; bytes and str as they are; ``None`` sends
+        :func:`friend_response_body`) as Tencent would.
+
+        The query is signed with the app's first token at the app's clock unless ``token`` or
+        ``request_time`` say otherwise, or ``signed`` is false. ``command`` defaults to the
+        body's ``CallbackCommand``; ``query`` adds or replaces query parameters.
+        """
+        state = get_state(self.application)
+        settings = state.settings
+        if body is None:
+            body = friend_response_body()
+        if command is None:
+            command = FRIEND_RESPONSE_COMMAND
+            if isinstance(body, Mapping) and isinstance(body.get("CallbackCommand"), str):
+                command = body["CallbackCommand"]
+        if token is None and signed and settings.tokens:
+            token = settings.tokens[0]
+        if request_time is None:
+            request_time = int(settings.clock())
+        query_string = callback_query(
+            settings.sdkappid,
+            token=token if signed else None,
+            request_time=request_time,
+            command=command,
+            **query,
+        )
+        data = json.dumps(body) if isinstance(body, Mapping) else body
+        return self.post(
+            path or _default_path(self.application),
+            query_string=query_string,
+            data=data,
+            content_type="application/json",
+        )
+
+
+def signed_client(app: Flask) -> FriendCallbackClient:
+    """A :class:`FriendCallbackClient` for ``app``, which must have the blueprint registered."""
+    get_state(app)
+    return FriendCallbackClient(app, app.response_class)
+
+
+def _default_path(app: Flask) -> str:
+    paths = callback_paths(app)
+    if not paths:
+        raise RuntimeError("the app has no callback route")
+    return paths[0]

@@ -1,0 +1,134 @@
+"""The WSGI adapter: the callback for any WSGI application, and the environ plumbing the Flask
+adapter shares.
+
+It knows how to read a WSGI request and send a WSGI response, and nothing of the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wsgi import get_content_length
+
+from .config import Settings
+from .errors import BodyReadError, ConfigError
+from .handler import BodyReader, CallbackHandler, CallbackResponse
+from .hooks import HookDecorators, HookRegistry
+from .models import FriendResponseAnswer, FriendResponseEvent
+from .signals import answer_decided, event_received
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+# Reads from wsgi.input are done in pieces, so a slow client costs time, not a big buffer.
+_CHUNK = 64 * 1024
+
+
+def respond(handler: CallbackHandler, environ: WSGIEnvironment) -> CallbackResponse:
+    """Run ``handler`` on the request in ``environ``."""
+    return handler.handle(
+        environ.get("REQUEST_METHOD", ""),
+        _query_text(environ.get("QUERY_STRING", "")),
+        get_content_length(environ),
+        _body_reader(environ),
+    )
+
+
+def _query_text(raw: str) -> str:
+    # WSGI hands the query over as latin-1 text of the raw bytes; undo that to get UTF-8 text.
+    if raw.isascii():
+        return raw
+    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def _body_reader(environ: WSGIEnvironment) -> BodyReader:
+    def read(limit: int) -> bytes:
+        if get_content_length(environ) is None and not environ.get("wsgi.input_terminated"):
+            if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+                return b""  # HTTP: no Content-Length and no chunking means no body.
+            # A chunked body on a server that does not end the stream itself: a read could
+            # wait forever on a client that never stops sending.
+            raise BodyReadError("this server cannot read a chunked body; send Content-Length")
+        stream = environ["wsgi.input"]
+        chunks = []
+        remaining = limit
+        while remaining > 0:
+            chunk = stream.read(min(remaining, _CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    return read
+
+
+class FriendCallbackMiddleware(HookDecorators):
+    """Answers Tencent's friend-response callback in front of any WSGI application.
+
+    POSTs (and every other method, refused with a 405) to ``path`` are answered here; every
+    other request goes to ``wsgi_app`` untouched::
+
+        application = FriendCallbackMiddleware(
+            django_application, path="/im/callback", sdkappid=1400000000, token="..."
+        )
+
+        @application.on_friend_response
+        def no_spam(item, event): ...
+
+    Settings are the Flask config keys in lower case without the ``FRIENDCB_`` prefix
+    (``max_skew=30``); they are validated here, and a bad one raises
+    :class:`~flask_friendcb.errors.ConfigError` naming it. ``hooks`` shares a registry, such
+    as a blueprint's (``hooks=friendcb.hooks``). The signals of :mod:`flask_friendcb.signals`
+    are sent with the middleware as sender.
+    """
+
+    def __init__(
+        self,
+        wsgi_app: WSGIApplication,
+        *,
+        path: str,
+        sdkappid: int | str,
+        token: str | list[str] | tuple[str, ...] | None = None,
+        allow_unsigned: bool = False,
+        hooks: HookRegistry | None = None,
+        **settings: Any,
+    ) -> None:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigError("path", f"must be a str starting with '/', got {path!r}")
+        self.wsgi_app = wsgi_app
+        self.path = path
+        self.hooks = hooks if hooks is not None else HookRegistry()
+        self.settings = Settings.from_options(
+            {"sdkappid": sdkappid, "token": token, "allow_unsigned": allow_unsigned, **settings}
+        )
+        self.handler = CallbackHandler(
+            self.settings,
+            self.hooks,
+            on_event=self._send_event_received,
+            on_answer=self._send_answer_decided,
+        )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != self.path:
+            return self.wsgi_app(environ, start_response)
+        response = respond(self.handler, environ)
+        start_response(
+            response.status_line,
+            [*response.headers, ("Content-Length", str(len(response.body)))],
+        )
+        return [response.body]
+
+    def _send_event_received(self, event: FriendResponseEvent) -> None:
+        if event_received.receivers:
+            event_received.send(self, event=event)
+
+    def _send_answer_decided(
+        self, event: FriendResponseEvent, answer: FriendResponseAnswer
+    ) -> None:
+        if answer_decided.receivers:
+            answer_decided.send(self, event=event, answer=answer)
+
+
+__all__ = ["FriendCallbackMiddleware", "respond"]

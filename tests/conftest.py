@@ -1,0 +1,172 @@
+"""Shared fixtures: a frozen clock, apps built both ways, and a way to call either alike."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+from werkzeug.test import Client
+
+from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, HookRegistry
+from flask_friendcb.testing import SAMPLE_REQUEST, callback_query
+
+SDKAPPID = "1400000000"
+TOKEN = "test-token-0123456789"
+OLD_TOKEN = "old-token-9876543210"
+NOW = 1_700_000_000
+PATH = "/im/callback"
+
+
+class FrozenClock:
+    """A clock that stands still until told to move."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = float(now)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+def other_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """The app a middleware wraps: says who it is and what it saw."""
+    body = json.dumps(
+        {"app": "other", "path": environ.get("PATH_INFO"), "method": environ["REQUEST_METHOD"]}
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def flask_app(
+    blueprint: FriendCallbackBlueprint | None = None, **config: Any
+) -> tuple[Flask, FriendCallbackBlueprint]:
+    """A Flask app with the blueprint at /im/callback; ``config`` overrides the defaults
+    (a value of None removes the key)."""
+    blueprint = blueprint or FriendCallbackBlueprint()
+    app = Flask("test_app")
+    settings: dict[str, Any] = {"FRIENDCB_SDKAPPID": int(SDKAPPID), "FRIENDCB_TOKEN": TOKEN}
+    settings.update(config)
+    app.config.update({key: value for key, value in settings.items() if value is not None})
+
+    @app.route("/hello", methods=["GET", "POST"])
+    def hello() -> dict[str, str]:
+        return {"app": "flask"}
+
+    app.register_blueprint(blueprint, url_prefix="/im")
+    return app, blueprint
+
+
+def middleware(**settings: Any) -> FriendCallbackMiddleware:
+    options: dict[str, Any] = {"sdkappid": SDKAPPID, "token": TOKEN}
+    options.update(settings)
+    return FriendCallbackMiddleware(other_app, path=PATH, **options)
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """One way of serving the callback (blueprint or middleware, in process or over HTTP),
+    called the same way whichever it is."""
+
+    kind: str
+    wsgi: Any
+    hooks: HookRegistry
+    clock: FrozenClock
+    base_url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def query(self, token: str | None = TOKEN, **overrides: Any) -> str:
+        params = {key: str(value) for key, value in overrides.items()}
+        return callback_query(
+            SDKAPPID, token=token, request_time=int(self.clock()), **params
+        )
+
+    def post(
+        self,
+        body: Any = None,
+        query: str | None = None,
+        *,
+        method: str = "POST",
+        headers: dict[str, str] | None = None,
+        path: str = PATH,
+    ) -> Answer:
+        if body is None:
+            body = SAMPLE_REQUEST
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        query = self.query() if query is None else query
+        url = f"{path}?{query}" if query else path
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        if self.base_url is None:
+            response = Client(self.wsgi).open(url, method=method, data=data, headers=headers)
+            return Answer(response.status_code, dict(response.headers), response.get_data())
+        host, port = self.base_url.split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request(method, url, body=data, headers=headers)
+            reply = connection.getresponse()
+            return Answer(reply.status, dict(reply.getheaders()), reply.read())
+        finally:
+            connection.close()
+
+
+def build_receiver(kind: str, clock: FrozenClock, **settings: Any) -> Receiver:
+    """``kind`` is "blueprint" or "middleware"; ``settings`` are lower-case setting names."""
+    if kind == "blueprint":
+        app, blueprint = flask_app(
+            FRIENDCB_CLOCK=clock, **{f"FRIENDCB_{key.upper()}": v for key, v in settings.items()}
+        )
+        return Receiver(kind, app, blueprint.hooks, clock, extra={"app": app})
+    wrapped = middleware(clock=clock, **settings)
+    return Receiver(kind, wrapped, wrapped.hooks, clock)
+
+
+@pytest.fixture(params=["blueprint", "middleware"])
+def receiver(request: pytest.FixtureRequest, clock: FrozenClock) -> Receiver:
+    """The callback served in process, once by each adapter."""
+    return build_receiver(request.param, clock)
+
+
+@contextlib.contextmanager
+def serving(wsgi_app: Any) -> Iterator[str]:
+    """Serve ``wsgi_app`` with Werkzeug's threaded server on a free loopback port; yields
+    "127.0.0.1:port" and stops the server afterwards."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(params=["blueprint", "middleware"])
+def served_receiver(request: pytest.FixtureRequest, clock: FrozenClock) -> Iterator[Receiver]:
+    """The callback served by a real server on loopback, once by each adapter."""
+    receiver = build_receiver(request.param, clock)
+    with serving(receiver.wsgi) as base_url:
+        receiver.base_url = base_url
+        yield receiver
