@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .auth import sign
 from .blueprint import callback_paths, get_state
@@ -32,6 +33,7 @@ def add_commands(group: click.Group) -> None:
 
 
 @click.command("sign")
+@with_appcontext
 @click.option("--token", help="The callback token (default: the app's first token).")
 @click.option(
     "--time", "request_time", type=int, help="RequestTime in Unix seconds (default: now)."
@@ -47,6 +49,7 @@ def sign_command(token: str | None, request_time: int | None) -> None:
 
 
 @click.command("send")
+@with_appcontext
 @click.option(
     "--from",
     "from_account",
@@ -120,6 +123,7 @@ def send_command(
 
 
 @click.command("check")
+@with_appcontext
 def check_command() -> None:
     """Show the callback settings, and what to enter in Tencent's console."""
     app = current_app

@@ -99,9 +99,7 @@ class Receiver:
 
     def query(self, token: str | None = TOKEN, **overrides: Any) -> str:
         params = {key: str(value) for key, value in overrides.items()}
-        return callback_query(
-            SDKAPPID, token=token, request_time=int(self.clock()), **params
-        )
+        return callback_query(SDKAPPID, token=token, request_time=int(self.clock()), **params)
 
     def post(
         self,

@@ -108,163 +108,393 @@ class Case:
 
 CASES = [
     # SdkAppid
-    Case("sdkappid-missing", 403, ErrorCode.SDKAPPID_MISMATCH,
-         raw("CallbackCommand=Sns.CallbackPrevFriendResponse&RequestTime={now}&Sign={sign}"),
-         info="SdkAppid is missing"),
-    Case("sdkappid-other", 403, ErrorCode.SDKAPPID_MISMATCH, q(SdkAppid="1400000001"),
-         info="'1400000001' is not"),
+    Case(
+        "sdkappid-missing",
+        403,
+        ErrorCode.SDKAPPID_MISMATCH,
+        raw("CallbackCommand=Sns.CallbackPrevFriendResponse&RequestTime={now}&Sign={sign}"),
+        info="SdkAppid is missing",
+    ),
+    Case(
+        "sdkappid-other",
+        403,
+        ErrorCode.SDKAPPID_MISMATCH,
+        q(SdkAppid="1400000001"),
+        info="'1400000001' is not",
+    ),
     Case("sdkappid-empty", 403, ErrorCode.SDKAPPID_MISMATCH, q(SdkAppid="")),
     Case("sdkappid-leading-zero", 403, ErrorCode.SDKAPPID_MISMATCH, q(SdkAppid="0" + SDKAPPID)),
-    Case("sdkappid-lower-case-key", 403, ErrorCode.SDKAPPID_MISMATCH,
-         raw("sdkappid={app}&RequestTime={now}&Sign={sign}")),
-    Case("sdkappid-twice-ours-and-other", 403, ErrorCode.SDKAPPID_MISMATCH,
-         raw("SdkAppid={app}&SdkAppid=1400000001&RequestTime={now}&Sign={sign}"),
-         info="repeated"),
-    Case("sdkappid-twice-other-and-ours", 403, ErrorCode.SDKAPPID_MISMATCH,
-         raw("SdkAppid=1400000001&SdkAppid={app}&RequestTime={now}&Sign={sign}")),
-    Case("sdkappid-percent-encoded-is-decoded", 200, None,
-         raw("SdkAppid=" + "".join(f"%{ord(c):02X}" for c in SDKAPPID)
-             + "&RequestTime={now}&Sign={sign}")),
+    Case(
+        "sdkappid-lower-case-key",
+        403,
+        ErrorCode.SDKAPPID_MISMATCH,
+        raw("sdkappid={app}&RequestTime={now}&Sign={sign}"),
+    ),
+    Case(
+        "sdkappid-twice-ours-and-other",
+        403,
+        ErrorCode.SDKAPPID_MISMATCH,
+        raw("SdkAppid={app}&SdkAppid=1400000001&RequestTime={now}&Sign={sign}"),
+        info="repeated",
+    ),
+    Case(
+        "sdkappid-twice-other-and-ours",
+        403,
+        ErrorCode.SDKAPPID_MISMATCH,
+        raw("SdkAppid=1400000001&SdkAppid={app}&RequestTime={now}&Sign={sign}"),
+    ),
+    Case(
+        "sdkappid-percent-encoded-is-decoded",
+        200,
+        None,
+        raw(
+            "SdkAppid="
+            + "".join(f"%{ord(c):02X}" for c in SDKAPPID)
+            + "&RequestTime={now}&Sign={sign}"
+        ),
+    ),
     # Sign
-    Case("sign-missing", 401, ErrorCode.SIGN_MISSING, q(token=None, RequestTime=str(NOW)),
-         info="Sign is missing"),
-    Case("sign-wrong", 401, ErrorCode.SIGN_MISMATCH, q(Sign="0" * 64),
-         info="Sign does not match"),
+    Case(
+        "sign-missing",
+        401,
+        ErrorCode.SIGN_MISSING,
+        q(token=None, RequestTime=str(NOW)),
+        info="Sign is missing",
+    ),
+    Case("sign-wrong", 401, ErrorCode.SIGN_MISMATCH, q(Sign="0" * 64), info="Sign does not match"),
     Case("sign-other-token", 401, ErrorCode.SIGN_MISMATCH, signed_at(NOW, "not-our-token")),
     Case("sign-empty", 401, ErrorCode.SIGN_MISMATCH, q(Sign="")),
     Case("sign-upper-case", 401, ErrorCode.SIGN_MISMATCH, q(Sign=sign(TOKEN, NOW).upper())),
     Case("sign-padded", 401, ErrorCode.SIGN_MISMATCH, q(Sign=f" {sign(TOKEN, NOW)} ")),
-    Case("sign-for-another-second", 401, ErrorCode.SIGN_MISMATCH,
-         q(Sign=sign(TOKEN, NOW - 1))),
-    Case("sign-twice", 401, ErrorCode.SIGN_MISSING,
-         raw("SdkAppid={app}&RequestTime={now}&Sign={sign}&Sign={sign}"), info="repeated"),
+    Case("sign-for-another-second", 401, ErrorCode.SIGN_MISMATCH, q(Sign=sign(TOKEN, NOW - 1))),
+    Case(
+        "sign-twice",
+        401,
+        ErrorCode.SIGN_MISSING,
+        raw("SdkAppid={app}&RequestTime={now}&Sign={sign}&Sign={sign}"),
+        info="repeated",
+    ),
     Case("sign-non-ascii", 401, ErrorCode.SIGN_MISMATCH, q(Sign="é" * 64)),
     # RequestTime
-    Case("time-missing", 401, ErrorCode.REQUEST_TIME_MISSING,
-         raw("SdkAppid={app}&Sign={sign}"), info="RequestTime is missing"),
-    Case("time-twice", 401, ErrorCode.REQUEST_TIME_MISSING,
-         raw("SdkAppid={app}&RequestTime={now}&RequestTime={now}&Sign={sign}")),
-    Case("time-non-numeric", 401, ErrorCode.REQUEST_TIME_INVALID, signed_with_time_text("soon"),
-         info="not Unix time"),
+    Case(
+        "time-missing",
+        401,
+        ErrorCode.REQUEST_TIME_MISSING,
+        raw("SdkAppid={app}&Sign={sign}"),
+        info="RequestTime is missing",
+    ),
+    Case(
+        "time-twice",
+        401,
+        ErrorCode.REQUEST_TIME_MISSING,
+        raw("SdkAppid={app}&RequestTime={now}&RequestTime={now}&Sign={sign}"),
+    ),
+    Case(
+        "time-non-numeric",
+        401,
+        ErrorCode.REQUEST_TIME_INVALID,
+        signed_with_time_text("soon"),
+        info="not Unix time",
+    ),
     Case("time-empty", 401, ErrorCode.REQUEST_TIME_INVALID, signed_with_time_text("")),
-    Case("time-arabic-indic-digits", 401, ErrorCode.REQUEST_TIME_INVALID,
-         signed_with_time_text("".join(chr(0x660 + int(d)) for d in str(NOW)))),
-    Case("time-full-width-digits", 401, ErrorCode.REQUEST_TIME_INVALID,
-         signed_with_time_text("".join(chr(0xFF10 + int(d)) for d in str(NOW)))),
+    Case(
+        "time-arabic-indic-digits",
+        401,
+        ErrorCode.REQUEST_TIME_INVALID,
+        signed_with_time_text("".join(chr(0x660 + int(d)) for d in str(NOW))),
+    ),
+    Case(
+        "time-full-width-digits",
+        401,
+        ErrorCode.REQUEST_TIME_INVALID,
+        signed_with_time_text("".join(chr(0xFF10 + int(d)) for d in str(NOW))),
+    ),
     Case("time-plus-sign", 401, ErrorCode.REQUEST_TIME_INVALID, signed_with_time_text(f"+{NOW}")),
     Case("time-minus-sign", 401, ErrorCode.REQUEST_TIME_INVALID, signed_with_time_text("-1")),
     Case("time-spaces", 401, ErrorCode.REQUEST_TIME_INVALID, signed_with_time_text(f" {NOW} ")),
     Case("time-exponent", 401, ErrorCode.REQUEST_TIME_INVALID, signed_with_time_text("1.7e9")),
-    Case("time-fraction", 401, ErrorCode.REQUEST_TIME_INVALID,
-         signed_with_time_text(f"{NOW}.0")),
-    Case("time-underscores", 401, ErrorCode.REQUEST_TIME_INVALID,
-         signed_with_time_text("1_700_000_000")),
-    Case("time-milliseconds", 401, ErrorCode.REQUEST_TIME_INVALID,
-         signed_with_time_text(str(NOW * 1000))),
-    Case("time-5000-digits", 401, ErrorCode.REQUEST_TIME_INVALID,
-         signed_with_time_text("9" * 5000)),
-    Case("time-stale-61s", 401, ErrorCode.REQUEST_TIME_STALE, signed_at(NOW - 61),
-         info="61 s behind"),
-    Case("time-future-61s", 401, ErrorCode.REQUEST_TIME_STALE, signed_at(NOW + 61),
-         info="61 s ahead"),
+    Case("time-fraction", 401, ErrorCode.REQUEST_TIME_INVALID, signed_with_time_text(f"{NOW}.0")),
+    Case(
+        "time-underscores",
+        401,
+        ErrorCode.REQUEST_TIME_INVALID,
+        signed_with_time_text("1_700_000_000"),
+    ),
+    Case(
+        "time-milliseconds",
+        401,
+        ErrorCode.REQUEST_TIME_INVALID,
+        signed_with_time_text(str(NOW * 1000)),
+    ),
+    Case(
+        "time-5000-digits", 401, ErrorCode.REQUEST_TIME_INVALID, signed_with_time_text("9" * 5000)
+    ),
+    Case(
+        "time-stale-61s", 401, ErrorCode.REQUEST_TIME_STALE, signed_at(NOW - 61), info="61 s behind"
+    ),
+    Case(
+        "time-future-61s", 401, ErrorCode.REQUEST_TIME_STALE, signed_at(NOW + 61), info="61 s ahead"
+    ),
     Case("time-60s-old-is-inside", 200, None, signed_at(NOW - 60)),
     Case("time-60s-ahead-is-inside", 200, None, signed_at(NOW + 60)),
     Case("time-leading-zero-signed-as-sent", 200, None, signed_with_time_text(f"0{NOW}")),
     # rotation
-    Case("rotation-old-token-refused-without-rotation", 401, ErrorCode.SIGN_MISMATCH,
-         signed_at(NOW, OLD_TOKEN)),
+    Case(
+        "rotation-old-token-refused-without-rotation",
+        401,
+        ErrorCode.SIGN_MISMATCH,
+        signed_at(NOW, OLD_TOKEN),
+    ),
     # CallbackCommand
-    Case("command-mismatch", 400, ErrorCode.COMMAND_INVALID,
-         q(CallbackCommand="Group.CallbackAfterNewMemberJoin"), SAMPLE_REQUEST,
-         info="CallbackCommand differs"),
-    Case("command-twice", 400, ErrorCode.COMMAND_INVALID,
-         raw("SdkAppid={app}&RequestTime={now}&Sign={sign}"
-             "&CallbackCommand=Sns.CallbackPrevFriendResponse"
-             "&CallbackCommand=Sns.CallbackPrevFriendResponse"), info="repeated"),
+    Case(
+        "command-mismatch",
+        400,
+        ErrorCode.COMMAND_INVALID,
+        q(CallbackCommand="Group.CallbackAfterNewMemberJoin"),
+        SAMPLE_REQUEST,
+        info="CallbackCommand differs",
+    ),
+    Case(
+        "command-twice",
+        400,
+        ErrorCode.COMMAND_INVALID,
+        raw(
+            "SdkAppid={app}&RequestTime={now}&Sign={sign}"
+            "&CallbackCommand=Sns.CallbackPrevFriendResponse"
+            "&CallbackCommand=Sns.CallbackPrevFriendResponse"
+        ),
+        info="repeated",
+    ),
     Case("command-only-in-body", 200, None, raw("SdkAppid={app}&RequestTime={now}&Sign={sign}")),
-    Case("command-nowhere", 400, ErrorCode.COMMAND_INVALID,
-         raw("SdkAppid={app}&RequestTime={now}&Sign={sign}"), body_with(CallbackCommand=...),
-         info="missing"),
-    Case("command-not-a-string-in-body", 400, ErrorCode.COMMAND_INVALID,
-         raw("SdkAppid={app}&RequestTime={now}&Sign={sign}"), body_with(CallbackCommand=7)),
-    Case("command-other-answered-ok", 200, None,
-         q(CallbackCommand="C2C.CallbackAfterSendMsg"),
-         {"CallbackCommand": "C2C.CallbackAfterSendMsg", "From_Account": "a"}),
-    Case("command-other-without-body-command", 200, None,
-         q(CallbackCommand="State.StateChange"), {"Info": {"Action": "Login"}}),
+    Case(
+        "command-nowhere",
+        400,
+        ErrorCode.COMMAND_INVALID,
+        raw("SdkAppid={app}&RequestTime={now}&Sign={sign}"),
+        body_with(CallbackCommand=...),
+        info="missing",
+    ),
+    Case(
+        "command-not-a-string-in-body",
+        400,
+        ErrorCode.COMMAND_INVALID,
+        raw("SdkAppid={app}&RequestTime={now}&Sign={sign}"),
+        body_with(CallbackCommand=7),
+    ),
+    Case(
+        "command-other-answered-ok",
+        200,
+        None,
+        q(CallbackCommand="C2C.CallbackAfterSendMsg"),
+        {"CallbackCommand": "C2C.CallbackAfterSendMsg", "From_Account": "a"},
+    ),
+    Case(
+        "command-other-without-body-command",
+        200,
+        None,
+        q(CallbackCommand="State.StateChange"),
+        {"Info": {"Action": "Login"}},
+    ),
     # query
-    Case("query-too-many-fields", 400, ErrorCode.QUERY_INVALID,
-         raw("SdkAppid={app}&RequestTime={now}&Sign={sign}" + "&x=1" * 100)),
+    Case(
+        "query-too-many-fields",
+        400,
+        ErrorCode.QUERY_INVALID,
+        raw("SdkAppid={app}&RequestTime={now}&Sign={sign}" + "&x=1" * 100),
+    ),
     # bodies
     Case("body-empty", 400, ErrorCode.BODY_NOT_JSON, body=b"", info="empty"),
-    Case("body-invalid-utf8", 400, ErrorCode.BODY_NOT_JSON, body=b'{"a": "\xff\xfe"}',
-         info="not UTF-8"),
-    Case("body-utf16", 400, ErrorCode.BODY_NOT_JSON,
-         body=json.dumps(SAMPLE_REQUEST).encode("utf-16")),
+    Case(
+        "body-invalid-utf8",
+        400,
+        ErrorCode.BODY_NOT_JSON,
+        body=b'{"a": "\xff\xfe"}',
+        info="not UTF-8",
+    ),
+    Case(
+        "body-utf16", 400, ErrorCode.BODY_NOT_JSON, body=json.dumps(SAMPLE_REQUEST).encode("utf-16")
+    ),
     Case("body-not-json", 400, ErrorCode.BODY_NOT_JSON, body=b"CallbackCommand=x"),
-    Case("body-truncated", 400, ErrorCode.BODY_NOT_JSON, body=json.dumps(SAMPLE_REQUEST)[:-1].encode()),
+    Case(
+        "body-truncated",
+        400,
+        ErrorCode.BODY_NOT_JSON,
+        body=json.dumps(SAMPLE_REQUEST)[:-1].encode(),
+    ),
     Case("body-array", 400, ErrorCode.BODY_NOT_OBJECT, body=[SAMPLE_REQUEST], info="an array"),
     Case("body-string", 400, ErrorCode.BODY_NOT_OBJECT, body="x", info="a string"),
     Case("body-number", 400, ErrorCode.BODY_NOT_OBJECT, body=1, info="a number"),
-    Case("body-null", 400, ErrorCode.BODY_NOT_OBJECT, body=b"null",
-         info="null"),
+    Case("body-null", 400, ErrorCode.BODY_NOT_OBJECT, body=b"null", info="null"),
     Case("body-true", 400, ErrorCode.BODY_NOT_OBJECT, body=b"true", info="a boolean"),
-    Case("body-nan", 400, ErrorCode.BODY_NOT_JSON,
-         body=json.dumps(SAMPLE_REQUEST).replace("1631777645424", "NaN").encode(),
-         info="NaN"),
-    Case("body-infinity", 400, ErrorCode.BODY_NOT_JSON,
-         body=json.dumps(SAMPLE_REQUEST).replace("1631777645424", "-Infinity").encode()),
-    Case("body-5000-digit-integer", 400, ErrorCode.BODY_NOT_JSON,
-         body=json.dumps(SAMPLE_REQUEST).replace("1631777645424", "7" * 5000).encode(),
-         info="too many digits"),
-    Case("body-100000-deep", 400, ErrorCode.BODY_NOT_JSON,
-         body=b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", info="nested too deeply"),
-    Case("body-100000-deep-objects", 400, ErrorCode.BODY_NOT_JSON,
-         body=b'{"a":' * 100_000 + b"1" + b"}" * 100_000),
+    Case(
+        "body-nan",
+        400,
+        ErrorCode.BODY_NOT_JSON,
+        body=json.dumps(SAMPLE_REQUEST).replace("1631777645424", "NaN").encode(),
+        info="NaN",
+    ),
+    Case(
+        "body-infinity",
+        400,
+        ErrorCode.BODY_NOT_JSON,
+        body=json.dumps(SAMPLE_REQUEST).replace("1631777645424", "-Infinity").encode(),
+    ),
+    Case(
+        "body-5000-digit-integer",
+        400,
+        ErrorCode.BODY_NOT_JSON,
+        body=json.dumps(SAMPLE_REQUEST).replace("1631777645424", "7" * 5000).encode(),
+        info="too many digits",
+    ),
+    Case(
+        "body-100000-deep",
+        400,
+        ErrorCode.BODY_NOT_JSON,
+        body=b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        info="nested too deeply",
+    ),
+    Case(
+        "body-100000-deep-objects",
+        400,
+        ErrorCode.BODY_NOT_JSON,
+        body=b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    ),
     # schema
-    Case("schema-event-time-float", 400, ErrorCode.BODY_INVALID,
-         body=body_with(EventTime=1631777645424.0), info="EventTime"),
-    Case("schema-event-time-bool", 400, ErrorCode.BODY_INVALID, body=body_with(EventTime=True),
-         info="EventTime"),
-    Case("schema-event-time-string", 400, ErrorCode.BODY_INVALID,
-         body=body_with(EventTime="1631777645424"), info="EventTime"),
-    Case("schema-event-time-negative", 400, ErrorCode.BODY_INVALID,
-         body=body_with(EventTime=-1), info="EventTime"),
-    Case("schema-event-time-beyond-year-9999", 400, ErrorCode.BODY_INVALID,
-         body=body_with(EventTime=10**16), info="EventTime"),
-    Case("schema-event-time-missing", 400, ErrorCode.BODY_INVALID, body=body_with(EventTime=...),
-         info="EventTime: Missing data"),
-    Case("schema-from-account-number", 400, ErrorCode.BODY_INVALID,
-         body=body_with(From_Account=42), info="From_Account"),
-    Case("schema-from-account-null", 400, ErrorCode.BODY_INVALID,
-         body=body_with(From_Account=None), info="From_Account"),
-    Case("schema-from-account-empty", 400, ErrorCode.BODY_INVALID,
-         body=body_with(From_Account=""), info="From_Account"),
-    Case("schema-items-missing", 400, ErrorCode.BODY_INVALID,
-         body=body_with(ResponseFriendItem=...), info="ResponseFriendItem"),
-    Case("schema-items-object", 400, ErrorCode.BODY_INVALID,
-         body=body_with(ResponseFriendItem={"To_Account": "a"}), info="ResponseFriendItem"),
-    Case("schema-item-not-object", 400, ErrorCode.BODY_INVALID,
-         body=body_with(ResponseFriendItem=["id1"]), info="ResponseFriendItem[0]"),
-    Case("schema-to-account-number", 400, ErrorCode.BODY_INVALID,
-         body=item_with(To_Account=1), info="ResponseFriendItem[0].To_Account"),
-    Case("schema-to-account-missing", 400, ErrorCode.BODY_INVALID,
-         body=item_with(To_Account=...), info="ResponseFriendItem[0].To_Account"),
-    Case("schema-action-unknown", 400, ErrorCode.BODY_INVALID,
-         body=item_with(ResponseAction="Response_Action_Maybe"),
-         info="ResponseFriendItem[0].ResponseAction"),
-    Case("schema-action-missing", 400, ErrorCode.BODY_INVALID,
-         body=item_with(ResponseAction=...), info="ResponseAction"),
-    Case("schema-remark-number", 400, ErrorCode.BODY_INVALID, body=item_with(Remark=5),
-         info="ResponseFriendItem[0].Remark"),
+    Case(
+        "schema-event-time-float",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(EventTime=1631777645424.0),
+        info="EventTime",
+    ),
+    Case(
+        "schema-event-time-bool",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(EventTime=True),
+        info="EventTime",
+    ),
+    Case(
+        "schema-event-time-string",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(EventTime="1631777645424"),
+        info="EventTime",
+    ),
+    Case(
+        "schema-event-time-negative",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(EventTime=-1),
+        info="EventTime",
+    ),
+    Case(
+        "schema-event-time-beyond-year-9999",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(EventTime=10**16),
+        info="EventTime",
+    ),
+    Case(
+        "schema-event-time-missing",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(EventTime=...),
+        info="EventTime: Missing data",
+    ),
+    Case(
+        "schema-from-account-number",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(From_Account=42),
+        info="From_Account",
+    ),
+    Case(
+        "schema-from-account-null",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(From_Account=None),
+        info="From_Account",
+    ),
+    Case(
+        "schema-from-account-empty",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(From_Account=""),
+        info="From_Account",
+    ),
+    Case(
+        "schema-items-missing",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(ResponseFriendItem=...),
+        info="ResponseFriendItem",
+    ),
+    Case(
+        "schema-items-object",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(ResponseFriendItem={"To_Account": "a"}),
+        info="ResponseFriendItem",
+    ),
+    Case(
+        "schema-item-not-object",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=body_with(ResponseFriendItem=["id1"]),
+        info="ResponseFriendItem[0]",
+    ),
+    Case(
+        "schema-to-account-number",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=item_with(To_Account=1),
+        info="ResponseFriendItem[0].To_Account",
+    ),
+    Case(
+        "schema-to-account-missing",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=item_with(To_Account=...),
+        info="ResponseFriendItem[0].To_Account",
+    ),
+    Case(
+        "schema-action-unknown",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=item_with(ResponseAction="Response_Action_Maybe"),
+        info="ResponseFriendItem[0].ResponseAction",
+    ),
+    Case(
+        "schema-action-missing",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=item_with(ResponseAction=...),
+        info="ResponseAction",
+    ),
+    Case(
+        "schema-remark-number",
+        400,
+        ErrorCode.BODY_INVALID,
+        body=item_with(Remark=5),
+        info="ResponseFriendItem[0].Remark",
+    ),
     Case("schema-remark-null-is-empty", 200, None, body=item_with(Remark=None)),
     Case("schema-remark-absent-is-empty", 200, None, body=item_with(Remark=..., TagName=...)),
-    Case("schema-unknown-fields-ignored", 200, None,
-         body={**body_with(NewField={"deep": [1, 2]}), "Another": None}),
+    Case(
+        "schema-unknown-fields-ignored",
+        200,
+        None,
+        body={**body_with(NewField={"deep": [1, 2]}), "Another": None},
+    ),
     Case("schema-requester-absent", 200, None, body=body_with(Requester_Account=...)),
     Case("schema-no-items", 200, None, body=body_with(ResponseFriendItem=[])),
-    Case("schema-lone-surrogate-account", 200, None,
-         body=json.dumps(SAMPLE_REQUEST).replace('"id1"', '"\\ud800x"').encode()),
+    Case(
+        "schema-lone-surrogate-account",
+        200,
+        None,
+        body=json.dumps(SAMPLE_REQUEST).replace('"id1"', '"\\ud800x"').encode(),
+    ),
 ]
 
 
@@ -286,13 +516,19 @@ def test_wire_matrix(receiver: Receiver, case: Case) -> None:
 
 
 # A subset of the table, through a real server: what needs real HTTP handling most.
-SERVED = {"sdkappid-other", "sign-wrong", "time-stale-61s", "body-100000-deep", "body-nan",
-          "schema-event-time-float", "command-mismatch", "command-other-answered-ok"}
+SERVED = {
+    "sdkappid-other",
+    "sign-wrong",
+    "time-stale-61s",
+    "body-100000-deep",
+    "body-nan",
+    "schema-event-time-float",
+    "command-mismatch",
+    "command-other-answered-ok",
+}
 
 
-@pytest.mark.parametrize(
-    "case", [c for c in CASES if c.id in SERVED], ids=lambda c: c.id
-)
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in SERVED], ids=lambda c: c.id)
 def test_wire_matrix_over_a_real_server(served_receiver: Receiver, case: Case) -> None:
     query = case.query(served_receiver) if case.query else None
     answer = served_receiver.post(case.body, query)
@@ -306,10 +542,18 @@ def test_remark_and_tag_absent_or_null_reach_hooks_as_empty(receiver: Receiver) 
     receiver.hooks.on_friend_response(lambda item, event: seen.append(item) and None)
     items = [
         {"To_Account": "a", "ResponseAction": "Response_Action_Agree"},
-        {"To_Account": "b", "Remark": None, "TagName": None,
-         "ResponseAction": "Response_Action_Reject"},
-        {"To_Account": "c", "Remark": "r", "TagName": "t",
-         "ResponseAction": "Response_Action_AgreeAndAdd"},
+        {
+            "To_Account": "b",
+            "Remark": None,
+            "TagName": None,
+            "ResponseAction": "Response_Action_Reject",
+        },
+        {
+            "To_Account": "c",
+            "Remark": "r",
+            "TagName": "t",
+            "ResponseAction": "Response_Action_AgreeAndAdd",
+        },
     ]
     assert receiver.post(body_with(ResponseFriendItem=items)).status == 200
     assert [(i.to_account, i.remark, i.tag_name, i.response_action) for i in seen] == [
@@ -339,15 +583,20 @@ def test_event_carries_query_and_body_fields(receiver: Receiver) -> None:
 def test_decisions_come_back_in_wire_order(receiver: Receiver) -> None:
     @receiver.hooks.on_friend_response
     def odd_ones_out(item: Any, event: Any) -> Reject | None:
-        return Reject(38000 + int(item.to_account), f"no {item.to_account}") if int(
-            item.to_account
-        ) % 2 else None
+        return (
+            Reject(38000 + int(item.to_account), f"no {item.to_account}")
+            if int(item.to_account) % 2
+            else None
+        )
 
     items = [{"To_Account": str(n), "ResponseAction": "Response_Action_Agree"} for n in range(1, 8)]
     answer = receiver.post(body_with(ResponseFriendItem=items))
     assert answer.json["ResultItem"] == [
-        {"To_Account": str(n), "ResultCode": 38000 + n if n % 2 else 0,
-         "ResultInfo": f"no {n}" if n % 2 else ""}
+        {
+            "To_Account": str(n),
+            "ResultCode": 38000 + n if n % 2 else 0,
+            "ResultInfo": f"no {n}" if n % 2 else "",
+        }
         for n in range(1, 8)
     ]
 
@@ -358,8 +607,10 @@ def test_rotation_accepts_every_configured_token(clock: Any) -> None:
     for kind in ("blueprint", "middleware"):
         receiver = build_receiver(kind, clock, token=[TOKEN, OLD_TOKEN])
         for token in (TOKEN, OLD_TOKEN):
-            assert receiver.post(query=callback_query(SDKAPPID, token=token,
-                                                      request_time=NOW)).status == 200
+            assert (
+                receiver.post(query=callback_query(SDKAPPID, token=token, request_time=NOW)).status
+                == 200
+            )
         stranger = callback_query(SDKAPPID, token="someone-else", request_time=NOW)
         assert receiver.post(query=stranger).status == 401
 
@@ -368,7 +619,10 @@ def test_skew_is_configurable(clock: Any) -> None:
     from .conftest import build_receiver
 
     receiver = build_receiver("middleware", clock, max_skew=5)
-    assert receiver.post(query=callback_query(SDKAPPID, token=TOKEN, request_time=NOW - 5)).status == 200
+    assert (
+        receiver.post(query=callback_query(SDKAPPID, token=TOKEN, request_time=NOW - 5)).status
+        == 200
+    )
     answer = receiver.post(query=callback_query(SDKAPPID, token=TOKEN, request_time=NOW - 6))
     assert answer.status == 401
     assert "6 s behind" in answer.json["ErrorInfo"]
@@ -419,5 +673,9 @@ def test_percent_encoded_sign_is_decoded_like_any_query_value(receiver: Receiver
     query = f"SdkAppid={SDKAPPID}&RequestTime={now}&Sign={encoded}"
     assert receiver.post(SAMPLE_REQUEST, query).status == 200
     assert receiver.post(SAMPLE_REQUEST, query.replace("%", "%25")).status == 401
-    assert receiver.post(SAMPLE_REQUEST, f"SdkAppid={quote(SDKAPPID)}&RequestTime={now}"
-                         f"&Sign={sign(TOKEN, now)}").status == 200
+    assert (
+        receiver.post(
+            SAMPLE_REQUEST, f"SdkAppid={quote(SDKAPPID)}&RequestTime={now}&Sign={sign(TOKEN, now)}"
+        ).status
+        == 200
+    )

@@ -1,0 +1,44 @@
+"""WSGI apps for tests that run a real server in another process (gunicorn).
+
+Both read the token from FRIENDCB_TEST_TOKEN and use the real clock.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, Reject
+from flask_friendcb.models import FriendResponseEvent, FriendResponseItem
+
+SDKAPPID = 1400000000
+
+friendcb = FriendCallbackBlueprint()
+
+
+@friendcb.on_friend_response
+def refuse_spam(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
+    return Reject(38001, "spam") if item.to_account.startswith("spam") else None
+
+
+def _other(environ, start_response):  # type: ignore[no-untyped-def]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"other"]
+
+
+def flask_app() -> Flask:
+    app = Flask(__name__)
+    app.config.update(FRIENDCB_SDKAPPID=SDKAPPID, FRIENDCB_TOKEN=os.environ["FRIENDCB_TEST_TOKEN"])
+    app.register_blueprint(friendcb, url_prefix="/im")
+    return app
+
+
+def middleware_app() -> FriendCallbackMiddleware:
+    return FriendCallbackMiddleware(
+        _other,
+        path="/im/callback",
+        sdkappid=SDKAPPID,
+        token=os.environ["FRIENDCB_TEST_TOKEN"],
+        hooks=friendcb.hooks,
+    )
