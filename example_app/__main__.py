@@ -9,6 +9,7 @@ import shlex
 import time
 
 from flask_friendcb.blueprint import callback_paths, get_state
+from flask_friendcb.logging import mask_sign_in_logs
 from flask_friendcb.testing import SAMPLE_REQUEST, callback_query
 
 from . import create_app
@@ -16,6 +17,7 @@ from . import create_app
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    mask_sign_in_logs()  # the development server logs each request line, Sign included
     host = os.environ.get("EXAMPLE_HOST", "127.0.0.1")
     port = int(os.environ.get("EXAMPLE_PORT", "5000"))
     app = create_app()
