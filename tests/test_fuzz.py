@@ -180,7 +180,7 @@ def response_items(draw: st.DrawFn) -> dict[str, Any]:
         if value is not ...:
             item[key] = value
     if draw(st.booleans()):
-        item[draw(odd_text)] = draw(json_values)  # Tencent adds fields over time
+        item.setdefault(draw(odd_text), draw(json_values))  # Tencent adds fields over time
     return item
 
 
