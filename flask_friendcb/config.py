@@ -181,9 +181,13 @@ def _tokens(key: str, value: Any) -> tuple[str, ...]:
     for token in values:
         if not isinstance(token, str):
             raise ConfigError(key, f"every token must be a str, got {type(token).__name__}")
-        if not token:
+        if not token.strip():
             # sha256("" + RequestTime) is computable by anyone: an empty token is no secret.
             raise ConfigError(key, "a token must not be empty")
+        if token != token.strip():
+            # Almost always a newline read from a file or an environment variable; kept, it
+            # would make every Sign mismatch, silently.
+            raise ConfigError(key, "a token must not start or end with whitespace")
         tokens.append(token)
     if not tokens:
         raise ConfigError(key, "the list of tokens is empty")
