@@ -30,6 +30,7 @@ from .protocol import (
     QUERY_REQUEST_TIME,
     QUERY_SDKAPPID,
     QUERY_SIGN,
+    SAMPLE_REQUEST,
     TENCENT_TIMEOUT,
     ErrorCode,
 )
@@ -203,7 +204,12 @@ def _document(path: str, sdkappid: str | None, signed: bool, title: str) -> dict
         "parameters": _parameters(sdkappid),
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _FriendResponseCallbackSchema}},
+            "content": {
+                "application/json": {
+                    "schema": _FriendResponseCallbackSchema,
+                    "example": copy.deepcopy(SAMPLE_REQUEST),
+                }
+            },
         },
         "responses": {
             "200": {

@@ -19,6 +19,7 @@ from werkzeug.test import Client
 from flask_friendcb import ConfigError, ErrorCode
 from flask_friendcb.openapi import STATUS_CODES, openapi_document
 from flask_friendcb.schemas import FriendResponseBodySchema, FriendResponseItemSchema
+from flask_friendcb.testing import SAMPLE_REQUEST
 
 from .conftest import PATH, SDKAPPID, TOKEN, FrozenClock, build_receiver, flask_app, serving
 from .servers import ROOT
@@ -86,6 +87,12 @@ def test_bodies_are_the_marshmallow_schemas() -> None:
     for schema in schemas.values():
         for name, prop in schema["properties"].items():
             assert prop.get("description"), (name, prop)
+
+
+def test_the_example_is_tencents_sample() -> None:
+    body = openapi_document(PATH)["paths"][PATH]["post"]["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["example"] == SAMPLE_REQUEST
 
 
 def test_query_parameters_and_security() -> None:
@@ -231,5 +238,5 @@ def test_schemathesis_finds_nothing_against_a_live_server(kind: str) -> None:
     generated = re.search(r"(\d+) generated, \1 passed", output)
     assert generated is not None, output
     assert int(generated.group(1)) >= profile.max_examples
-    assert "Coverage" in output
-    assert "Fuzzing" in output
+    for phase in ("Examples", "Coverage", "Fuzzing"):  # Tencent's sample, boundaries, random
+        assert f"\u2705 {phase}" in output, output
