@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck clean
+.PHONY: venv run test lint typecheck fuzz memory clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,16 @@ run: $(STAMP)
 ## The whole suite, with the lint and type checks.
 test: lint typecheck
 	$(BIN)/python -m pytest
+
+## The property-based and schemathesis tests at length (thousands of examples, random seeds;
+## about half an hour on 2 cores), then the memory measurement.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -p no:logging tests/test_fuzz.py tests/test_openapi.py tests/test_faults.py
+	$(MAKE) memory
+
+## RSS growth over 100,000 callbacks, hostile ones and failing hooks included.
+memory: $(STAMP)
+	$(BIN)/python -m bench.rss_growth
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
