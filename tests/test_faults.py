@@ -180,10 +180,10 @@ def faulty(
 ) -> Iterator[tuple[Receiver, threading.Event, threading.Event]]:
     """A served receiver whose hook fails by account name: ``boom`` raises, ``junk`` returns
     junk, ``vandal`` assigns to the frozen event, ``spam`` is refused, ``slow`` sleeps past the
-    0.2 s deadline, and ``stuck`` blocks until the test lets it go. Yields the receiver and the
+    0.5 s deadline, and ``stuck`` blocks until the test lets it go. Yields the receiver and the
     events "stuck has started" and "let stuck go"."""
     receiver = build_receiver(
-        request.param, FrozenClock(time.time()), deadline=0.2, on_hook_error="reject"
+        request.param, FrozenClock(time.time()), deadline=0.5, on_hook_error="reject"
     )
     started, release = threading.Event(), threading.Event()
 
@@ -199,7 +199,7 @@ def faulty(
         if name.startswith("spam"):
             return Reject(38001, "spam")
         if name.startswith("slow"):
-            time.sleep(0.3)
+            time.sleep(0.7)
         if name.startswith("stuck"):
             started.set()
             release.wait(timeout=30)
