@@ -32,8 +32,9 @@ import psutil
 from flask import Flask, request
 from werkzeug.test import EnvironBuilder
 
-from flask_friendcb import HookRegistry, Reject
+from flask_friendcb import FriendResponseAnswer, HookRegistry, Reject
 from flask_friendcb.models import FriendResponseEvent, FriendResponseItem
+from flask_friendcb.signals import answer_decided
 from flask_friendcb.testing import callback_query, friend_response_body, response_item
 from tests.conftest import NOW, PATH, SDKAPPID, TOKEN, FrozenClock, flask_app, middleware
 
@@ -84,7 +85,7 @@ def request_mix() -> list[tuple[dict[str, Any], bytes]]:
     )
     mix: list[tuple[str, bytes]] = []
     for n in range(60):
-        accounts = [f"user{n}", ("boom", "junk", "spam", "alice")[n % 4] + str(n)][: 1 + n % 2]
+        accounts = [f"user{n}", ("boom", "junk", "spam", "alice")[n // 2 % 4] + str(n)][: 1 + n % 2]
         items = [response_item(a, remark="r" * (n % 7)) for a in accounts]
         body = friend_response_body(f"responder{n}", items, event_time_ms=NOW * 1000)
         mix.append((signed, json.dumps(body).encode()))
@@ -127,6 +128,12 @@ def run(target: str, requests: int, samples: int) -> dict[str, Any]:
     app = build(target)
     mix = request_mix()
     statuses: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+
+    def count_outcomes(sender: Any, event: Any, answer: FriendResponseAnswer) -> None:
+        outcomes.update(str(result.outcome) for result in answer.results)
+
+    answer_decided.connect(count_outcomes)
     process = psutil.Process()
 
     def serve(count: int, offset: int) -> None:
@@ -160,6 +167,7 @@ def run(target: str, requests: int, samples: int) -> dict[str, Any]:
         "growth_kib": series[-1] - series[0],
         "seconds": round(elapsed, 2),
         "statuses": dict(sorted(statuses.items())),
+        "outcomes": dict(sorted(outcomes.items())),
     }
 
 
@@ -219,17 +227,22 @@ def main() -> None:
     print(f"{report['date']}, {report['machine']}\n")
     print(
         "| app | RSS at end | growth after warm-up | vs baseline growth | RSS vs baseline "
-        "| statuses (first run) |"
+        "| answers (first run) | item outcomes (first run) |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for target, result in report["targets"].items():
+        first = result["runs"][0]
         print(
             f"| {target} | {result['median_rss_kib'] / 1024:.1f} MiB "
             f"| {result['median_growth_kib']:+,.0f} KiB "
             f"| {result['median_growth_kib'] - base['median_growth_kib']:+,.0f} KiB "
             f"| {result['median_rss_kib'] / base['median_rss_kib']:.2f}x "
-            f"| {result['runs'][0]['statuses']} |"
+            f"| {_counts(first['statuses'])} | {_counts(first['outcomes'])} |"
         )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{value:,} {key}" for key, value in counts.items()) or "-"
 
 
 if __name__ == "__main__":

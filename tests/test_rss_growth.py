@@ -40,3 +40,5 @@ def test_a_short_memory_run_reports_every_app_and_no_server_error() -> None:
         assert isinstance(run["growth_kib"], int)
         # The mix is 70% accepted and 30% refused, each refusal for its own reason.
         assert run["statuses"] == {"200": 700, "400": 180, "401": 90, "403": 30}
+        # Hooks raised or returned junk on 160 items, rejected 70, let 670 through.
+        assert run["outcomes"] == {"hook_error": 160, "no_decision": 670, "rejected": 70}
