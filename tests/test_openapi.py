@@ -175,6 +175,26 @@ def test_none_and_false_turn_the_route_off(value: Any) -> None:
     assert app.extensions["friendcb"].settings.openapi_route is None
 
 
+def test_without_apispec_the_route_fails_at_registration_and_the_cli_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "apispec" else find_spec(name, *a),
+    )
+    with pytest.raises(ConfigError, match="pip install apispec"):
+        flask_app(FRIENDCB_OPENAPI_ROUTE="/openapi.json")
+    app, _ = flask_app()
+    monkeypatch.setitem(sys.modules, "flask_friendcb.openapi", None)  # import fails
+    result = app.test_cli_runner().invoke(args=["friendcb", "openapi"])
+    assert result.exit_code == 1
+    assert "pip install apispec" in result.output
+
+
 def test_cli_prints_the_document() -> None:
     app, _ = flask_app()
     runner = app.test_cli_runner()
