@@ -32,6 +32,10 @@ from .conftest import NOW, PATH, SDKAPPID, TOKEN, Answer, FrozenClock, Receiver,
 from .test_wire import assert_protocol_shape
 
 KINDS = ["blueprint", "middleware"]
+# Repeating items makes bodies of up to MAX_ITEMS items; past DECIDED_ITEMS, the hooks of a slow
+# or loaded machine may reach the 1.5 s deadline, after which items get the error policy.
+MAX_ITEMS = 2000
+DECIDED_ITEMS = 300
 COMMAND = "Sns.CallbackPrevFriendResponse"
 QUERY_KEYS = ["SdkAppid", "CallbackCommand", "Sign", "RequestTime", "contenttype", "ClientIP"]
 
@@ -270,7 +274,8 @@ def mutated_bodies(draw: st.DrawFn) -> Any:
         elif mutation == "duplicate" and isinstance(body, dict) and body.get("ResponseFriendItem"):
             items = body["ResponseFriendItem"]
             if isinstance(items, list):
-                body = {**body, "ResponseFriendItem": items * draw(st.integers(2, 50))}
+                repeated = items * draw(st.integers(2, 50))
+                body = {**body, "ResponseFriendItem": repeated[:MAX_ITEMS]}
         else:
             body = replace(body, path, draw(json_values))
     return body
@@ -349,10 +354,12 @@ def test_mutated_bodies_never_break_the_answer(
     answer = call(receivers[kind], encode(body), signed_query())
     result = assert_wire_invariants(answer)
     if answer.status == 200:
-        # The mutations left a body the schema accepts: it is decided like any valid one.
-        assert result["ResultItem"] == [
-            expected_result(item) for item in body["ResponseFriendItem"]
-        ]
+        # The mutations left a body the schema accepts: one result per item, in order.
+        items = body["ResponseFriendItem"]
+        assert [r["To_Account"] for r in result["ResultItem"]] == [i["To_Account"] for i in items]
+        if len(items) <= DECIDED_ITEMS:
+            # Few enough for every hook to run well inside the deadline: each decided as valid.
+            assert result["ResultItem"] == [expected_result(item) for item in items]
 
 
 @pytest.mark.parametrize("kind", KINDS)
