@@ -48,14 +48,14 @@ def decision_for(item: FriendResponseItem) -> Reject | None:
 
 
 def expected_result(item: dict[str, Any]) -> dict[str, Any]:
-    size = len(item["To_Account"]) + len(item.get("Remark") or "")
-    if size % 3 == 0:
-        return {
-            "To_Account": item["To_Account"],
-            "ResultCode": 38000 + size % 900,
-            "ResultInfo": f"size {size}",
-        }
-    return {"To_Account": item["To_Account"], "ResultCode": 0, "ResultInfo": ""}
+    """The ResultItem a valid wire item must get."""
+    decision = decision_for(
+        FriendResponseItem(
+            item["To_Account"], ResponseAction(item["ResponseAction"]), item.get("Remark") or ""
+        )
+    )
+    code, info = (decision.code, decision.info) if decision else (0, "")
+    return {"To_Account": item["To_Account"], "ResultCode": code, "ResultInfo": info}
 
 
 @pytest.fixture(scope="module")
