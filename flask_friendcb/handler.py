@@ -96,6 +96,10 @@ class CallbackHandler:
         self._body_schema = FriendResponseBodySchema()
         self._answer_schema = FriendResponseAnswerSchema()
         self._envelope_schema = EnvelopeSchema()
+        # The plain OK answer is the same every time: dumped once, not per request.
+        self._plain_ok = self._envelope_schema.dump(
+            {"action_status": "OK", "error_code": 0, "error_info": ""}
+        )
 
     def handle(
         self,
@@ -186,7 +190,7 @@ class CallbackHandler:
                 400, ErrorCode.BODY_NOT_JSON, f"the body is not UTF-8 (byte {error.start})"
             ) from None
         try:
-            body = json.loads(text, parse_constant=_reject_constant)
+            body = _decode(text)
         except RecursionError:
             raise CallbackRefused(
                 400, ErrorCode.BODY_NOT_JSON, "the body is nested too deeply"
@@ -261,9 +265,7 @@ class CallbackHandler:
         return CallbackResponse(200, _encode(payload))
 
     def _other_command(self, body: dict[str, Any], context: CallbackContext) -> CallbackResponse:
-        plain = self._envelope_schema.dump(
-            {"action_status": "OK", "error_code": 0, "error_info": ""}
-        )
+        plain = self._plain_ok
         handler = self.hooks.command_handler(context.callback_command)
         if handler is None:
             logger.info(
@@ -300,9 +302,15 @@ def _observe(observer: Callable[..., None], *args: Any) -> None:
         logger.exception("callback observer %r failed", observer)
 
 
+def _decode(text: str) -> Any:
+    # What json.loads(text, parse_constant=...) does, without building a decoder per call.
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 def _encode(payload: Mapping[str, Any]) -> bytes:
-    # ASCII output: lone surrogates from \ud800-style escapes in the request stay encodable.
-    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("ascii")
+    return _ENCODER.encode(payload).encode("ascii")
 
 
 class _ConstantError(ValueError):
@@ -312,6 +320,13 @@ class _ConstantError(ValueError):
 def _reject_constant(name: str) -> Any:
     # Python's json reads NaN and Infinity, which are not JSON and break json.dumps later.
     raise _ConstantError(f"{name} is not a JSON number")
+
+
+# Built once: json.loads and json.dumps build a new decoder or encoder on every call that
+# passes options. ASCII output: lone surrogates from \ud800-style escapes in the request stay
+# encodable.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def _too_large(limit: int) -> CallbackRefused:

@@ -62,9 +62,7 @@ def parse_query(query_string: str) -> CallbackQuery:
     """Parse a decoded query string. Raises ``ValueError`` when it has too many fields."""
     values: dict[str, str] = {}
     repeated: set[str] = set()
-    for name, value in parse_qsl(
-        query_string, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS
-    ):
+    for name, value in _query_pairs(query_string):
         if name in values:
             repeated.add(name)
         else:
@@ -80,6 +78,19 @@ def parse_query(query_string: str) -> CallbackQuery:
         opt_platform=values.get(QUERY_OPT_PLATFORM, ""),
         repeated=frozenset(repeated),
     )
+
+
+def _query_pairs(query_string: str) -> list[tuple[str, str]]:
+    # Tencent's query has nothing to unquote (no "%", no "+"): then splitting is all that
+    # parse_qsl would do, at a fraction of its cost, with the same result and the same limit.
+    if "%" in query_string or "+" in query_string:
+        return parse_qsl(query_string, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS)
+    if query_string.count("&") >= _MAX_QUERY_FIELDS:
+        raise ValueError("Max number of fields exceeded")
+    return [
+        (name, value)
+        for name, _, value in (field.partition("=") for field in query_string.split("&") if field)
+    ]
 
 
 _ACCOUNT = validate.Length(min=1, error="Must not be empty.")
@@ -273,10 +284,12 @@ class _ItemList(fields.List[FriendResponseItem]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(fields.Nested(FriendResponseItemSchema), required=True, **kwargs)
 
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    def deserialize(
+        self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kw: Any
     ) -> list[FriendResponseItem | None]:
-        if type(value) is list and not kwargs:
+        # The list has no validators of its own: for a list, Field.deserialize would only
+        # call _deserialize.
+        if type(value) is list and not kw:
             load = self.inner.schema.load  # type: ignore[attr-defined]
             items = []
             try:
@@ -288,7 +301,8 @@ class _ItemList(fields.List[FriendResponseItem]):
                     return items
             except ValidationError:
                 pass
-        return super()._deserialize(value, attr, data, **kwargs)
+        result: list[FriendResponseItem | None] = super().deserialize(value, attr, data, **kw)
+        return result
 
 
 class FriendResponseBodySchema(_DirectSchema):
