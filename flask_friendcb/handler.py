@@ -47,6 +47,7 @@ AnswerObserver = Callable[[FriendResponseEvent, FriendResponseAnswer], None]
 
 _JSON_HEADERS = (("Content-Type", "application/json"),)
 _ALLOW_HEADERS = (*_JSON_HEADERS, ("Allow", "POST"))
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 # ErrorInfo is free text for people; a long schema report is cut rather than echoed whole.
 _MAX_INFO = 1000
 
@@ -62,7 +63,7 @@ class CallbackResponse:
     @property
     def status_line(self) -> str:
         """``"200 OK"``, as WSGI's ``start_response`` wants it."""
-        return f"{self.status} {HTTPStatus(self.status).phrase}"
+        return _STATUS_LINES[self.status]
 
 
 class CallbackHandler:

@@ -8,6 +8,7 @@ this module only.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,15 +61,19 @@ class CallbackQuery:
 
 def parse_query(query_string: str) -> CallbackQuery:
     """Parse a decoded query string. Raises ``ValueError`` when it has too many fields."""
-    values: dict[str, str] = {}
-    repeated: set[str] = set()
-    for name, value in _query_pairs(query_string):
-        if name in values:
-            repeated.add(name)
-        else:
-            values[name] = value
-    for name in repeated.intersection(_SINGLE_KEYS):
-        del values[name]
+    pairs = _query_pairs(query_string)
+    values = dict(pairs)
+    repeated: frozenset[str] = frozenset()
+    if len(values) < len(pairs):
+        # A name given more than once keeps its first value; the ambiguous ones read as absent.
+        values = {}
+        for name, value in pairs:
+            values.setdefault(name, value)
+        repeated = frozenset(
+            name for name, count in Counter(name for name, _ in pairs).items() if count > 1
+        )
+        for name in repeated.intersection(_SINGLE_KEYS):
+            del values[name]
     return CallbackQuery(
         sdkappid=values.get(QUERY_SDKAPPID),
         command=values.get(QUERY_COMMAND),
@@ -76,7 +81,7 @@ def parse_query(query_string: str) -> CallbackQuery:
         request_time=values.get(QUERY_REQUEST_TIME),
         client_ip=values.get(QUERY_CLIENT_IP, ""),
         opt_platform=values.get(QUERY_OPT_PLATFORM, ""),
-        repeated=frozenset(repeated),
+        repeated=repeated,
     )
 
 
