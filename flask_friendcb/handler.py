@@ -28,6 +28,7 @@ from .protocol import (
     ErrorCode,
 )
 from .schemas import (
+    CallbackQuery,
     EnvelopeSchema,
     FriendResponseAnswerSchema,
     FriendResponseBodySchema,
@@ -154,14 +155,14 @@ class CallbackHandler:
         )
         body = self._read_json_object(content_length, read_body)
         command = self._command(query.command, QUERY_COMMAND in query.repeated, body)
+        if command == FRIEND_RESPONSE_COMMAND:
+            return self._friend_response(body, query)
         context = CallbackContext(
             sdkappid=self.settings.sdkappid,
             callback_command=command,
             client_ip=query.client_ip,
             opt_platform=query.opt_platform,
         )
-        if command == FRIEND_RESPONSE_COMMAND:
-            return self._friend_response(body, context)
         return self._other_command(body, context)
 
     def _read_json_object(
@@ -238,7 +239,7 @@ class CallbackHandler:
             )
         return command
 
-    def _friend_response(self, body: dict[str, Any], context: CallbackContext) -> CallbackResponse:
+    def _friend_response(self, body: dict[str, Any], query: CallbackQuery) -> CallbackResponse:
         try:
             data = self._body_schema.load(body)
         except ValidationError as error:
@@ -246,14 +247,14 @@ class CallbackHandler:
                 400, ErrorCode.BODY_INVALID, describe_errors(error.messages)[:_MAX_INFO]
             ) from None
         event = FriendResponseEvent(
-            sdkappid=context.sdkappid,
-            callback_command=context.callback_command,
+            sdkappid=self.settings.sdkappid,
+            callback_command=FRIEND_RESPONSE_COMMAND,
             requester_account=data["requester_account"],
             from_account=data["from_account"],
             event_time_ms=data["event_time_ms"],
             items=tuple(data["items"]),
-            client_ip=context.client_ip,
-            opt_platform=context.opt_platform,
+            client_ip=query.client_ip,
+            opt_platform=query.opt_platform,
         )
         if self.on_event is not None:
             _observe(self.on_event, event)

@@ -94,7 +94,7 @@ def _query_pairs(query_string: str) -> list[tuple[str, str]]:
         raise ValueError("Max number of fields exceeded")
     return [
         (name, value)
-        for name, _, value in (field.partition("=") for field in query_string.split("&") if field)
+        for name, _, value in [field.partition("=") for field in query_string.split("&") if field]
     ]
 
 
