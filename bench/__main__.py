@@ -53,8 +53,8 @@ def print_inprocess(result: inprocess.InProcessResult) -> list[str]:
     counts = sorted(result.samples)
     kinds = list(next(iter(result.samples.values())))
     print(
-        f"\nIn process: µs per request, median of {result.rounds} interleaved rounds "
-        f"(batch sizes {result.batch}); ratio = median of per-round ratios to (b)\n"
+        f"\nIn process: CPU µs per request, median of {result.rounds} interleaved rounds "
+        f"(requests per batch: {result.batch}); (xN) = median of per-round ratios to (b)\n"
     )
     print("| receiver | " + " | ".join(f"{n} item{'s' * (n != 1)}" for n in counts) + " |")
     print("| --- |" + " ---: |" * len(counts))
@@ -119,7 +119,7 @@ def print_endtoend(result: endtoend.EndToEndResult) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=15, help="in-process rounds (15)")
+    parser.add_argument("--rounds", type=int, default=30, help="in-process rounds (30)")
     parser.add_argument("--scale", type=float, default=1.0, help="batch size factor (1)")
     parser.add_argument("--items", type=int, nargs="+", default=list(inprocess.ITEM_COUNTS))
     parser.add_argument("--memory-requests", type=int, default=100_000)

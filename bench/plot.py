@@ -40,7 +40,7 @@ def draw(
     axes.set_yscale("log")
     axes.set_xticks(counts, [str(items) for items in counts])
     axes.set_xlabel("items per callback (ResponseFriendItem)")
-    axes.set_ylabel("µs per request (median, in process)")
+    axes.set_ylabel("CPU µs per request (median, in process)")
     axes.set_title(title, fontsize=10)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
