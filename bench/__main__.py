@@ -105,12 +105,13 @@ def print_endtoend(result: endtoend.EndToEndResult) -> list[str]:
         f"{data['settings']['items']} item; median of {data['settings']['rounds']} alternating "
         "runs\n"
     )
-    print("| receiver | requests/s | p50 | p99 |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| receiver | requests/s | p50 | p99 | server CPU per request |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for kind in result.runs:
         print(
             f"| {LABELS[kind]} | {data['rps'][kind]:,.0f} | {data['p50_us'][kind] / 1000:.2f} ms"
-            f" | {data['p99_us'][kind] / 1000:.2f} ms |"
+            f" | {data['p99_us'][kind] / 1000:.2f} ms"
+            f" | {data['server_cpu_us_per_request'][kind]:.0f} µs |"
         )
     ratio = data["ratio_c_to_b"]
     print(f"  (c) keeps x{ratio:.2f} of (b)'s throughput (bar {E2E_BAR})")
@@ -123,19 +124,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="batch size factor (1)")
     parser.add_argument("--items", type=int, nargs="+", default=list(inprocess.ITEM_COUNTS))
     parser.add_argument("--memory-requests", type=int, default=100_000)
-    parser.add_argument("--e2e-rounds", type=int, default=5)
-    parser.add_argument("--e2e-seconds", type=float, default=5.0)
+    parser.add_argument("--e2e-rounds", type=int, default=10)
+    parser.add_argument("--e2e-seconds", type=float, default=3.0)
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-e2e", action="store_true")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench.png")
     parser.add_argument("--no-plot", action="store_true")
-    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "docs" / "bench.json", help="every figure, as JSON"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: tiny counts, no memory, no wrk"
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.scale = 3, 0.05
+        args.rounds, args.scale, args.json = 3, 0.05, None
         args.no_memory = args.no_e2e = args.no_plot = True
 
     env = environment()
@@ -167,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         missed += print_endtoend(e2e)
 
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=str))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
+        print(f"figures: {args.json}")
     if missed:
         print("\nmissed:", "; ".join(missed))
     return 0

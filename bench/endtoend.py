@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -48,6 +49,10 @@ class EndToEndResult:
     def latency_us(self, kind: str, percentile: str) -> float:
         return statistics.median(run[f"latency_{percentile}_us"] for run in self.runs[kind])
 
+    def server_cpu_us(self, kind: str) -> float:
+        """Median over rounds of the server's CPU time per request."""
+        return statistics.median(run["server_cpu_us"] / run["requests"] for run in self.runs[kind])
+
     def ratio(self) -> float:
         """The median over rounds of (c)'s throughput over (b)'s in the same round."""
         return statistics.median(
@@ -61,6 +66,7 @@ class EndToEndResult:
             "rps": {kind: self.rps(kind) for kind in self.runs},
             "p50_us": {kind: self.latency_us(kind, "p50") for kind in self.runs},
             "p99_us": {kind: self.latency_us(kind, "p99") for kind in self.runs},
+            "server_cpu_us_per_request": {kind: self.server_cpu_us(kind) for kind in self.runs},
             "ratio_c_to_b": self.ratio(),
             "runs": self.runs,
         }
@@ -92,9 +98,30 @@ def _check(address: str, body: bytes) -> None:
         raise AnswerMismatch(f"{address} answered {reply.status} {data[:200]!r}")
 
 
+def _server_cpu_seconds(address: str) -> float:
+    """CPU seconds used so far by the gunicorn serving ``address``: its master and workers,
+    found by the ``--bind`` in their command line (Linux's /proc)."""
+    needle = f"--bind\0{address}\0".encode()
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                if needle not in cmdline.read():
+                    continue
+            with open(f"/proc/{entry.name}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a process that ended meanwhile
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _wrk(
     wrk: str, address: str, body_file: str, seconds: float, threads: int, connections: int
 ) -> dict[str, Any]:
+    cpu_before = _server_cpu_seconds(address)
     output = subprocess.run(
         [
             wrk,
@@ -113,6 +140,7 @@ def _wrk(
         text=True,
     ).stdout
     run: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    run["server_cpu_us"] = (_server_cpu_seconds(address) - cpu_before) * 1e6
     errors = sum(run[key] for key in run if key.endswith("_errors"))
     if errors or not run["requests"]:
         raise AnswerMismatch(f"wrk against {address}: {errors} errors, {run}\n{output}")
@@ -120,21 +148,19 @@ def _wrk(
 
 
 @contextlib.contextmanager
-def _servers() -> Iterator[dict[str, str]]:
+def _servers(args: tuple[str, ...]) -> Iterator[dict[str, str]]:
     with contextlib.ExitStack() as stack:
-        yield {
-            kind: stack.enter_context(gunicorn(app, args=GUNICORN_ARGS))
-            for kind, app in APPS.items()
-        }
+        yield {kind: stack.enter_context(gunicorn(app, args=args)) for kind, app in APPS.items()}
 
 
 def run(
-    rounds: int = 5,
-    seconds: float = 5.0,
+    rounds: int = 10,
+    seconds: float = 3.0,
     *,
     items: int = 1,
     threads: int = 1,
     connections: int = 8,
+    gunicorn_args: tuple[str, ...] = GUNICORN_ARGS,
     progress: bool = False,
 ) -> EndToEndResult:
     """Alternate wrk runs of ``seconds`` against (b) and (c), ``rounds`` times each, after a
@@ -145,14 +171,17 @@ def run(
     body = body_bytes(items)
     result = EndToEndResult(
         {
-            "gunicorn": " ".join(GUNICORN_ARGS),
+            "gunicorn": " ".join(gunicorn_args),
             "wrk": f"--threads={threads} --connections={connections} --duration={seconds:g}s",
             "rounds": rounds,
             "items": items,
         },
         {kind: [] for kind in APPS},
     )
-    with tempfile.NamedTemporaryFile(suffix=".json") as body_file, _servers() as addresses:
+    with (
+        tempfile.NamedTemporaryFile(suffix=".json") as body_file,
+        _servers(gunicorn_args) as addresses,
+    ):
         body_file.write(body)
         body_file.flush()
         for address in addresses.values():
