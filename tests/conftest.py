@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, HookRegistry
+from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, HookRegistry, testing
 from flask_friendcb.testing import SAMPLE_REQUEST, callback_query
 
 SDKAPPID = "1400000000"
@@ -25,14 +25,11 @@ NOW = 1_700_000_000
 PATH = "/im/callback"
 
 
-class FrozenClock:
-    """A clock that stands still until told to move."""
+class FrozenClock(testing.FrozenClock):
+    """The testing kit's clock, stopped at NOW unless told otherwise."""
 
     def __init__(self, now: float = NOW) -> None:
-        self.now = float(now)
-
-    def __call__(self) -> float:
-        return self.now
+        super().__init__(now)
 
 
 @pytest.fixture
