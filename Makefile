@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck clean
+.PHONY: venv run test lint typecheck test-pythons clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,5 +29,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## The suite under each other supported Python found on this machine (pyenv's or on PATH),
+## each in its own .venv-3.X; a version that is not installed is reported and skipped.
+OTHER_PYTHONS ?= 3.10 3.12 3.13
+test-pythons:
+	@for v in $(OTHER_PYTHONS); do \
+	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python$$v 2>/dev/null | tail -n 1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v || true); \
+	  if [ -z "$$py" ] || ! $$py -c pass 2>/dev/null; then echo "== Python $$v: not installed here"; continue; fi; \
+	  echo "== $$($$py --version)"; \
+	  { test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; } && \
+	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev]' && \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
