@@ -99,15 +99,16 @@ def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _announce(app: Flask) -> None:
-    path = callback_paths(app)[0]
+    console = (
+        "in Tencent's console (Callback Configuration) set the callback URL to "
+        f"https://<this host>{callback_paths(app)[0]}, the same token, and enable "
+        "'Before a Friend Request Is Responded'"
+    )
     if get_state(app).settings.tokens[:1] == (DEV_CONFIG["FRIENDCB_TOKEN"],):
         logger.warning(
-            "the development token is in use: anyone can sign callbacks; set FRIENDCB_TOKEN "
-            "(and FRIENDCB_SDKAPPID) to your app's before exposing this service"
+            "the development token is in use: anyone can sign callbacks. Set FRIENDCB_SDKAPPID "
+            "and FRIENDCB_TOKEN to your app's, then %s",
+            console,
         )
-    logger.info(
-        "in Tencent's console (Callback Configuration) set the callback URL to "
-        "https://<this host>%s, the same token, and enable "
-        "'Before a Friend Request Is Responded'",
-        path,
-    )
+    else:
+        logger.info("%s", console)

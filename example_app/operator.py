@@ -25,8 +25,7 @@ from .text import utf8_length
 
 #: Seconds between two looks at the database for new decisions, per open live page.
 POLL_SECONDS = 0.5
-#: Seconds between two counter updates when nothing happens; they also tell a dead
-#: connection from a quiet one.
+#: Seconds between two counter updates when nothing happens.
 STATS_SECONDS = 15.0
 #: Seconds a stream stays open. The browser then reconnects with ``Last-Event-ID`` and misses
 #: nothing; a server restart or a worker recycle costs no more than that.
@@ -173,6 +172,10 @@ def stream(service: Service, after: int, *, stop_after: float = STREAM_SECONDS) 
         if rows or now >= stats_due:
             yield _event("stats", _stats(service))
             stats_due = now + STATS_SECONDS
+        else:
+            # A comment line, which the browser ignores: writing is how a server learns that
+            # the page was closed, and a stream nobody reads should not outlive it by long.
+            yield ":\n\n"
         if now - started >= stop_after:
             return
         if len(rows) < MAX_ROWS:

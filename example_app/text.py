@@ -37,9 +37,10 @@ def normalise(text: str) -> str:
     folding can produce text that is no longer normalised.
     """
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = unicodedata.normalize("NFKC", text).translate(_DOTS)
-    # Zero-width spaces, joiners and soft hyphens (category Cf) hide words from a search.
-    return "".join(char for char in text if unicodedata.category(char) != "Cf")
+    # Zero-width spaces, joiners and soft hyphens (category Cf) hide words from a search; they
+    # go before the last pass, so that the letters they kept apart compose again.
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    return unicodedata.normalize("NFKC", text.translate(_DOTS))
 
 
 def find_url(text: str) -> str | None:
