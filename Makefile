@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck test-pythons clean
+.PHONY: venv run test lint typecheck test-pythons screenshot clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-pythons:
 	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev]' && \
 	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
 	done
+
+## Retake docs/live-page.png (needs /usr/bin/chromium).
+screenshot: $(STAMP)
+	$(BIN)/python -m scripts.screenshot
 
 clean:
 	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

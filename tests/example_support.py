@@ -46,15 +46,22 @@ def serve_example(
         yield address
 
 
-def send(address: str, from_account: str, *items: Any) -> list[int]:
+def send(
+    address: str,
+    from_account: str,
+    *items: Any,
+    client_ip: str = "127.0.0.1",
+    platform: str = "RESTAPI",
+) -> list[int]:
     """Post one signed callback to example_app at ``address``; each item's ResultCode."""
     body = json.dumps(friend_response_body(from_account, list(items)))
+    query = callback_query(SDKAPPID, token=TOKEN, client_ip=client_ip, opt_platform=platform)
     host, port = address.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
         connection.request(
             "POST",
-            f"/im/callback?{callback_query(SDKAPPID, token=TOKEN)}",
+            f"/im/callback?{query}",
             body=body,
             headers={"Content-Type": "application/json"},
         )

@@ -87,7 +87,7 @@
     if (decision.result_info) verdict.append(element("span", "info", decision.result_info));
     row.append(verdict);
 
-    row.append(element("td", "policy", decision.policy || (decision.blocked ? "?" : "none")));
+    row.append(element("td", decision.policy ? "policy" : "policy none", decision.policy || "–"));
 
     const text = element("td", "text");
     if (decision.remark) text.append(element("span", "remark", decision.remark));
