@@ -195,14 +195,14 @@ class Store:
         return int(value)
 
     def stats(self, since_ms: int) -> dict[str, int]:
-        """Items accepted, declined and blocked since ``since_ms``."""
+        """Items accepted, declined and blocked after ``since_ms``."""
         with self._connection(HOOK_TIMEOUT) as db:
             row = db.execute(
                 "SELECT"
                 " count(*) FILTER (WHERE result_code = 0 AND action IN (?, ?)),"
                 " count(*) FILTER (WHERE result_code = 0 AND action NOT IN (?, ?)),"
                 " count(*) FILTER (WHERE result_code != 0)"
-                " FROM decisions WHERE received_at_ms >= ?",
+                " FROM decisions WHERE received_at_ms > ?",
                 (*_ACCEPTING, *_ACCEPTING, since_ms),
             ).fetchone()
         return {"accepted": row[0], "declined": row[1], "blocked": row[2]}

@@ -209,12 +209,17 @@ def example_config(database: str, **config: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def example(tmp_path: Any, clock: FrozenClock) -> Callable[..., ExampleService]:
-    """Builds example_app on a fresh database with the frozen clock; ``config`` adds keys."""
+def example(tmp_path: Any, clock: FrozenClock) -> Iterator[Callable[..., ExampleService]]:
+    """Builds example_app on a fresh database with the frozen clock; ``config`` adds keys.
+    Every app built shares the database, like a restarted service or another worker."""
+    built: list[ExampleService] = []
 
     def build(**config: Any) -> ExampleService:
         database = str(tmp_path / "example.sqlite3")
         app = create_app(example_config(database, FRIENDCB_CLOCK=clock, **config))
-        return ExampleService(app, clock, database)
+        built.append(ExampleService(app, clock, database))
+        return built[-1]
 
-    return build
+    yield build
+    for service in built:
+        service.store.close()
