@@ -6,9 +6,12 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from example_app import PolicyCode
 from example_app.operator import STATS_WINDOW_MS, stream
@@ -245,3 +248,47 @@ def test_the_token_never_reaches_the_page_or_the_api(example: BuildExample) -> N
     client = operator_client(service)
     for path in ("/", "/api/decisions", "/api/stats", "/api/blocklist"):
         assert TOKEN not in client.get(path).get_data(as_text=True)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+def test_no_input_makes_the_operator_api_fail(example: BuildExample) -> None:
+    service = example()
+    service.callback("alice", "bob")
+    client = operator_client(service)
+    headers = {"X-CSRFToken": csrf_token(client)}
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        body=_JSON | st.fixed_dictionaries({"account": st.text(), "reason": st.text()}),
+        raw=st.binary(max_size=64),
+        text=st.text(max_size=40),
+    )
+    def check(body: object, raw: bytes, text: str) -> None:
+        statuses = [
+            client.post("/api/blocklist", json=body, headers=headers).status_code,
+            client.post(
+                "/api/blocklist", data=raw, headers=headers, content_type="application/json"
+            ).status_code,
+            client.get(
+                "/api/decisions", query_string={"account": text, "decision": text}
+            ).status_code,
+            client.delete(
+                f"/api/blocklist/{quote(text or 'x', safe='')}", headers=headers
+            ).status_code,
+        ]
+        with client.get(
+            "/events",
+            query_string={"after": text},
+            headers={"Last-Event-ID": " ".join(text[:30].splitlines())},
+            buffered=False,
+        ) as response:
+            statuses.append(response.status_code)
+        assert all(status < 500 for status in statuses), statuses
+
+    check()
