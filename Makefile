@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck test-pythons screenshot clean
+.PHONY: venv run test lint typecheck test-pythons screenshot bench-example clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test-pythons:
 ## Retake docs/live-page.png (needs /usr/bin/chromium).
 screenshot: $(STAMP)
 	$(BIN)/python -m scripts.screenshot
+
+## What example_app adds per callback, and how soon the live page shows it (about a minute).
+bench-example: $(STAMP)
+	$(BIN)/python -m bench.example_app_costs
 
 clean:
 	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
