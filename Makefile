@@ -43,7 +43,7 @@ test-pythons:
 	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
 	done
 
-## Retake docs/live-page.png (needs /usr/bin/chromium).
+## Retake docs/live-page.png (needs /usr/bin/chromium, and a CJK font such as fonts-wqy-zenhei).
 screenshot: $(STAMP)
 	$(BIN)/python -m scripts.screenshot
 
