@@ -12,6 +12,7 @@ import pytest
 from example_app import PolicyCode
 from flask_friendcb.testing import response_item
 
+from . import browser as browser_support
 from .browser import chromium, require_browser
 from .example_support import send, serve_example
 
@@ -105,3 +106,15 @@ def test_the_live_page_follows_callbacks_and_manages_the_blocklist(tmp_path: Pat
         page.close()
     assert errors == []
     assert elsewhere == [], "the page fetched something from another origin"
+
+
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(browser_support, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true and the browser test cannot run"):
+        require_browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        require_browser()
