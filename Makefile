@@ -39,7 +39,7 @@ test-pythons:
 	  if [ -z "$$py" ] || ! $$py -c pass 2>/dev/null; then echo "== Python $$v: not installed here"; continue; fi; \
 	  echo "== $$($$py --version)"; \
 	  { test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; } && \
-	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev]' && \
+	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev,example]' && \
 	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
 	done
 
