@@ -12,6 +12,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,15 @@ FROM decisions d JOIN callbacks c ON c.id = d.callback_id
 """
 
 
+# Connections a forked child inherited: kept, never used, never closed.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    for db in connections:
+        db.close()
+
+
 @dataclass(frozen=True)
 class BlockedAccount:
     """An entry of the blocklist."""
@@ -106,6 +116,8 @@ class Store:
         self._lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._pid = os.getpid()
+        # A store dropped without close() still closes its idle connections.
+        weakref.finalize(self, _close_all, self._idle)
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
         with self._connection(AUDIT_TIMEOUT) as db:
@@ -308,9 +320,9 @@ class Store:
     def close(self) -> None:
         """Close the idle connections (those in use close when released)."""
         with self._lock:
-            idle, self._idle = self._idle, []
-        for db in idle:
-            db.close()
+            idle = self._idle[:]
+            self._idle.clear()
+        _close_all(idle)
 
     @contextlib.contextmanager
     def _connection(self, timeout: float) -> Iterator[sqlite3.Connection]:
@@ -340,8 +352,11 @@ class Store:
     def _acquire(self) -> sqlite3.Connection:
         with self._lock:
             if self._pid != os.getpid():
-                # Forked: the parent's connections are not ours to use (nor to close).
-                self._idle, self._pid = [], os.getpid()
+                # Forked: the parent's connections are not ours to use, nor to close (closing
+                # a file drops every POSIX lock this process holds on it, SQLite's included).
+                _INHERITED.extend(self._idle)
+                self._idle.clear()
+                self._pid = os.getpid()
             if self._idle:
                 return self._idle.pop()
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

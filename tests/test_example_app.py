@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -163,7 +164,7 @@ def test_every_callback_and_decision_is_audited(example: BuildExample) -> None:
     )
     response = signed_client(service.app).callback(body, ClientIP="203.0.113.9", OptPlatform="iOS")
     assert response.status_code == 200
-    with sqlite3.connect(service.database) as db:
+    with contextlib.closing(sqlite3.connect(service.database)) as db:
         db.row_factory = sqlite3.Row
         (callback,) = db.execute("SELECT * FROM callbacks").fetchall()
         decisions = db.execute("SELECT * FROM decisions ORDER BY position").fetchall()
@@ -240,7 +241,7 @@ def test_the_audit_log_survives_a_restart(example: BuildExample) -> None:
     assert second.store.counts() == (1, 1)
     assert [entry.account for entry in second.store.blocklist()] == ["eve"]
     assert second.app.secret_key == first.app.secret_key
-    with sqlite3.connect(second.database) as db:
+    with contextlib.closing(sqlite3.connect(second.database)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -248,7 +249,7 @@ def test_a_failing_audit_write_still_answers_tencent(
     example: BuildExample, caplog: pytest.LogCaptureFixture
 ) -> None:
     service = example()
-    with sqlite3.connect(service.database) as db:
+    with contextlib.closing(sqlite3.connect(service.database)) as db:
         db.execute("DROP TABLE decisions")
     with caplog.at_level(logging.ERROR, logger="flask_friendcb"):
         assert service.callback("bob", "alice", response_item("x", remark="www.a.com")) == [
