@@ -5,18 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv run test lint typecheck bench bench-quick profile clean
+.PHONY: venv run test lint typecheck test-pythons screenshot bench bench-quick profile bench-example clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,example]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,example,bench]'
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	touch $(BENCH_STAMP)
 
@@ -35,6 +35,28 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## The suite under each other supported Python found on this machine (pyenv's or on PATH),
+## each in its own .venv-3.X; a version that is not installed is reported and skipped.
+OTHER_PYTHONS ?= 3.10 3.12 3.13
+test-pythons:
+	@for v in $(OTHER_PYTHONS); do \
+	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python$$v 2>/dev/null | tail -n 1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v || true); \
+	  if [ -z "$$py" ] || ! $$py -c pass 2>/dev/null; then echo "== Python $$v: not installed here"; continue; fi; \
+	  echo "== $$($$py --version)"; \
+	  { test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; } && \
+	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev,example]' && \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
+
+## Retake docs/live-page.png (needs /usr/bin/chromium, and a CJK font such as fonts-wqy-zenhei).
+screenshot: $(STAMP)
+	$(BIN)/python -m scripts.screenshot
+
+## What example_app adds per callback, and how soon the live page shows it (about a minute).
+bench-example: $(STAMP)
+	$(BIN)/python -m bench.example_app_costs
+
 ## In process (a)(b)(c)(d), memory, gunicorn + wrk end to end; draws docs/bench.png.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -48,4 +70,4 @@ profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
