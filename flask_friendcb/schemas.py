@@ -4,6 +4,10 @@ Bodies are loaded with marshmallow schemas, strictly: ``EventTime`` must be a JS
 a float, a bool or a string), accounts must be strings. Unknown fields are ignored, because
 Tencent adds fields over time. Answers are dumped with schemas too, so the wire names live in
 this module only.
+
+The request path runs these schemas on every callback, so well-formed input takes fast paths
+(see ``_DirectSchema`` and the fields below) that give exactly what marshmallow's own paths
+give; anything else goes through marshmallow's own paths, with their checks and messages.
 """
 
 from __future__ import annotations
@@ -202,9 +206,16 @@ class _DirectSchema(Schema):
             or hooks[PRE_DUMP]
             or hooks[POST_DUMP]
             or any(many or options.get("pass_original") for _, many, options in hooks[POST_LOAD])
-            or any(not field._CHECK_ATTRIBUTE for field in self.dump_fields.values())
             or self.unknown != EXCLUDE
             or self.partial
+            or type(self).get_attribute is not Schema.get_attribute
+            or any(field.attribute for field in self.fields.values())
+            or any(
+                not field._CHECK_ATTRIBUTE
+                or type(field).serialize is not fields.Field.serialize
+                or type(field).get_value is not fields.Field.get_value
+                for field in self.dump_fields.values()
+            )
         ):
             raise TypeError(f"{type(self).__name__} uses a feature the direct paths lack")
         self._load_plan = tuple(
@@ -212,8 +223,7 @@ class _DirectSchema(Schema):
         )
         self._post_load = tuple(getattr(self, name) for name, _, _ in hooks[POST_LOAD])
         self._dump_plan = tuple(
-            (field.data_key or name, field.attribute or name, field)
-            for name, field in self.dump_fields.items()
+            (field.data_key or name, name, field) for name, field in self.dump_fields.items()
         )
 
     def load(
@@ -240,7 +250,9 @@ class _DirectSchema(Schema):
                 pass
             else:
                 for processor in self._post_load:
-                    loaded = processor(loaded, many=False, partial=None, unknown=EXCLUDE)
+                    loaded = processor(
+                        loaded, many=False, partial=self.partial, unknown=self.unknown
+                    )
                 return loaded
         return super().load(data, many=many, partial=partial, unknown=unknown)
 
