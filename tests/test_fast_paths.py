@@ -290,11 +290,19 @@ def test_dumping_a_mapping_or_an_incomplete_object_is_marshmallows() -> None:
     ]
 
 
-def test_a_schema_with_a_hook_the_fast_paths_lack_is_refused_when_built() -> None:
+def test_a_schema_with_a_feature_the_fast_paths_lack_is_refused_when_built() -> None:
     class WithPreLoad(EnvelopeSchema):
         @pre_load
         def strip(self, data: Any, **kwargs: Any) -> Any:
             return data
 
-    with pytest.raises(TypeError, match="WithPreLoad"):
-        WithPreLoad()
+    class WithAttribute(EnvelopeSchema):
+        code = fields.Integer(data_key="Code", attribute="error.code")
+
+    class WithMethodField(EnvelopeSchema):
+        shout = fields.Function(lambda obj: "OK!")
+
+    for schema in (WithPreLoad, WithAttribute, WithMethodField):
+        with pytest.raises(TypeError, match=schema.__name__):
+            schema()
+    EnvelopeSchema()
