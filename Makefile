@@ -1,10 +1,11 @@
-# The two commands of a fresh clone: `make run` and `make test`.
+# The two commands of a fresh clone: `make run` and `make test`; `make bench` measures.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv run test lint typecheck test-pythons screenshot bench-example clean
+.PHONY: venv run test lint typecheck test-pythons screenshot bench bench-quick profile bench-example clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +14,11 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,example,bench]'
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	touch $(BENCH_STAMP)
 
 ## Serve example_app on 127.0.0.1 (EXAMPLE_PORT, default 5000).
 run: $(STAMP)
@@ -50,6 +56,18 @@ screenshot: $(STAMP)
 ## What example_app adds per callback, and how soon the live page shows it (about a minute).
 bench-example: $(STAMP)
 	$(BIN)/python -m bench.example_app_costs
+
+## In process (a)(b)(c)(d), memory, gunicorn + wrk end to end; draws docs/bench.png.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## A few seconds of the in-process benchmark, no plot, no wrk.
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
+
+## Where (c)'s time goes: make profile PROFILE_ARGS="c 10 --pyinstrument".
+profile: $(BENCH_STAMP)
+	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
