@@ -196,28 +196,37 @@ class _DirectSchema(Schema):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # What the direct paths do not do must not be asked of them: this guards the module's
-        # own schemas against a later edit, once, when the handler builds them.
-        hooks = self._hooks
-        if (
-            hooks[PRE_LOAD]
-            or hooks[VALIDATES]
-            or hooks[VALIDATES_SCHEMA]
-            or hooks[PRE_DUMP]
-            or hooks[POST_DUMP]
-            or any(many or options.get("pass_original") for _, many, options in hooks[POST_LOAD])
-            or self.unknown != EXCLUDE
-            or self.partial
-            or type(self).get_attribute is not Schema.get_attribute
-            or any(field.attribute for field in self.fields.values())
-            or any(
-                not field._CHECK_ATTRIBUTE
-                or type(field).serialize is not fields.Field.serialize
-                or type(field).get_value is not fields.Field.get_value
-                for field in self.dump_fields.values()
+        try:
+            hooks = self._hooks
+            unsupported = (
+                hooks[PRE_LOAD]
+                or hooks[VALIDATES]
+                or hooks[VALIDATES_SCHEMA]
+                or hooks[PRE_DUMP]
+                or hooks[POST_DUMP]
+                or any(
+                    many or options.get("pass_original") for _, many, options in hooks[POST_LOAD]
+                )
+                or self.unknown != EXCLUDE
+                or self.partial
+                or type(self).get_attribute is not Schema.get_attribute
+                or any(field.attribute for field in self.fields.values())
+                or any(
+                    not field._CHECK_ATTRIBUTE
+                    or type(field).serialize is not fields.Field.serialize
+                    or type(field).get_value is not fields.Field.get_value
+                    for field in self.dump_fields.values()
+                )
             )
-        ):
+        except (AttributeError, KeyError):
+            # A marshmallow release whose internals differ from 4.4's: its own paths serve.
+            self._direct = False
+            return
+        if unsupported:
+            # What the direct paths do not do must not be asked of them: this guards the
+            # module's own schemas against a later edit, once, when the handler builds them.
             raise TypeError(f"{type(self).__name__} uses a feature the direct paths lack")
+        self._direct = True
         self._load_plan = tuple(
             (name, field.data_key or name, field) for name, field in self.load_fields.items()
         )
@@ -235,7 +244,8 @@ class _DirectSchema(Schema):
         unknown: UnknownOption | None = None,
     ) -> Any:
         if (
-            type(data) is dict
+            self._direct
+            and type(data) is dict
             and not (self.many if many is None else many)
             and partial is None
             and unknown is None
@@ -257,6 +267,8 @@ class _DirectSchema(Schema):
         return super().load(data, many=many, partial=partial, unknown=unknown)
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        if not self._direct:
+            return super().dump(obj, many=many)
         if not (self.many if many is None else many):
             return self._dump_one(obj)
         if obj is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
+from flask_friendcb import schemas
 from flask_friendcb.models import FriendResponseItem, ItemResult, Outcome
 from flask_friendcb.protocol import ResponseAction
 from flask_friendcb.schemas import (
@@ -30,6 +32,7 @@ from flask_friendcb.schemas import (
     FriendResponseItemSchema,
     parse_query,
 )
+from flask_friendcb.testing import SAMPLE_REQUEST
 
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -306,3 +309,24 @@ def test_a_schema_with_a_feature_the_fast_paths_lack_is_refused_when_built() -> 
         with pytest.raises(TypeError, match=schema.__name__):
             schema()
     EnvelopeSchema()
+
+
+def test_a_marshmallow_without_the_internals_used_gets_its_own_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Stand-in for a marshmallow release whose private field API differs from 4.4's.
+    monkeypatch.setattr(schemas, "fields", SimpleNamespace())
+    body_schema = schemas.FriendResponseBodySchema()
+    answer_schema = schemas.FriendResponseAnswerSchema()
+    assert body_schema._direct is False
+    assert answer_schema._direct is False
+    monkeypatch.undo()
+    assert body_schema.load(SAMPLE_REQUEST) == schemas.FriendResponseBodySchema().load(
+        SAMPLE_REQUEST
+    )
+    with pytest.raises(ValidationError) as raised:
+        body_schema.load({**SAMPLE_REQUEST, "EventTime": 1.5})
+    assert "EventTime" in raised.value.messages
+    results = [ItemResult("id1", 38001, "no", Outcome.REJECTED)]
+    answer = {"action_status": "OK", "error_code": 0, "error_info": "", "results": results}
+    assert answer_schema.dump(answer) == schemas.FriendResponseAnswerSchema().dump(answer)
