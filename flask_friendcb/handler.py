@@ -259,6 +259,8 @@ class CallbackHandler:
         if self.on_event is not None:
             _observe(self.on_event, event)
         answer = decide(self.hooks, event, self._policy)
+        if logger.isEnabledFor(logging.INFO):
+            _log_decisions(event, answer)
         if self.on_answer is not None:
             _observe(self.on_answer, event, answer)
         payload = self._answer_schema.dump(
@@ -293,6 +295,33 @@ class CallbackHandler:
             self._envelope_schema.dump(
                 {"action_status": "FAIL", "error_code": int(code), "error_info": info}
             )
+        )
+
+
+def _log_decisions(event: FriendResponseEvent, answer: FriendResponseAnswer) -> None:
+    # Blocked items at INFO, allowed ones at DEBUG; the extra= fields are for log pipelines
+    # that index records, the message for people.
+    for item, result in zip(event.items, answer.results, strict=True):
+        level = logging.DEBUG if result.allowed else logging.INFO
+        if not logger.isEnabledFor(level):
+            continue
+        logger.log(
+            level,
+            "%s %s: From_Account %s, To_Account %s, ResultCode %d (%s)",
+            "allowed" if result.allowed else "blocked",
+            item.response_action.value,
+            describe(event.from_account),
+            describe(result.to_account),
+            result.result_code,
+            result.hook or "no hook decided",
+            extra={
+                "friendcb_from_account": event.from_account,
+                "friendcb_to_account": result.to_account,
+                "friendcb_action": item.response_action.value,
+                "friendcb_result_code": result.result_code,
+                "friendcb_outcome": result.outcome.value,
+                "friendcb_hook": result.hook,
+            },
         )
 
 
