@@ -1,18 +1,24 @@
-# The two commands of a fresh clone: `make run` and `make test`.
+# The two commands of a fresh clone: `make run` and `make test`; `make bench` measures.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv run test lint typecheck fuzz memory clean
+.PHONY: venv run test lint typecheck fuzz memory test-pythons screenshot bench bench-quick profile bench-example clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,example,fuzz]'
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,example,bench]'
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	touch $(BENCH_STAMP)
 
 ## Serve example_app on 127.0.0.1 (EXAMPLE_PORT, default 5000).
 run: $(STAMP)
@@ -39,5 +45,39 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## The suite under each other supported Python found on this machine (pyenv's or on PATH),
+## each in its own .venv-3.X; a version that is not installed is reported and skipped.
+OTHER_PYTHONS ?= 3.10 3.12 3.13
+test-pythons:
+	@for v in $(OTHER_PYTHONS); do \
+	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python$$v 2>/dev/null | tail -n 1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v || true); \
+	  if [ -z "$$py" ] || ! $$py -c pass 2>/dev/null; then echo "== Python $$v: not installed here"; continue; fi; \
+	  echo "== $$($$py --version)"; \
+	  { test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; } && \
+	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev,example,fuzz]' && \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
+
+## Retake docs/live-page.png (needs /usr/bin/chromium, and a CJK font such as fonts-wqy-zenhei).
+screenshot: $(STAMP)
+	$(BIN)/python -m scripts.screenshot
+
+## What example_app adds per callback, and how soon the live page shows it (about a minute).
+bench-example: $(STAMP)
+	$(BIN)/python -m bench.example_app_costs
+
+## In process (a)(b)(c)(d), memory, gunicorn + wrk end to end; draws docs/bench.png.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## A few seconds of the in-process benchmark, no plot, no wrk.
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
+
+## Where (c)'s time goes: make profile PROFILE_ARGS="c 10 --pyinstrument".
+profile: $(BENCH_STAMP)
+	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

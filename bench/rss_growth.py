@@ -201,7 +201,7 @@ def main() -> None:
         for target in TARGETS:  # interleaved, so that load on the machine falls on all alike
             command = [sys.executable, "-m", "bench.rss_growth", "--target", target]
             command += ["--requests", str(args.requests), "--samples", str(args.samples)]
-            done = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
+            done = subprocess.run(command, check=True, capture_output=True, text=True)
             output = done.stdout
             runs[target].append(json.loads(output))
     report = {

@@ -1,7 +1,14 @@
-"""A small service built on flask-friendcb: it refuses friend requests from spam accounts.
+"""An anti-abuse service built on flask-friendcb: it blocks malicious friend-request responses
+and lets an operator watch every response live.
 
-Configuration comes from the environment (``FRIENDCB_SDKAPPID``, ``FRIENDCB_TOKEN``, and any
-other ``FRIENDCB_*`` key); unset keys get development defaults, announced with a warning.
+- Policies (``policies.py``): blocklist, content, velocity; declining is always allowed.
+- Audit log (``audit.py``, ``store.py``): every callback and decision, in SQLite (WAL).
+- Operator page (``operator.py``): live decisions (Server-Sent Events), filters, counters and
+  the blocklist, at ``/``.
+
+Configuration comes from the environment: ``FRIENDCB_*`` for the library (unset required keys
+get development defaults, announced with a warning) and ``EXAMPLE_*`` for the service (see
+:class:`~example_app.settings.ExampleSettings`).
 """
 
 from __future__ import annotations
@@ -13,9 +20,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
-from flask_friendcb import FriendCallbackBlueprint, Reject
-from flask_friendcb.models import FriendResponseEvent, FriendResponseItem
+from flask_friendcb.blueprint import callback_paths, get_state
+
+from .audit import connect_audit
+from .operator import operator
+from .policies import PolicyCode, friendcb
+from .service import EXTENSION_KEY, Service, get_service
+from .settings import PREFIX, ExampleSettings
+from .store import Store
 
 logger = logging.getLogger("example_app")
 
@@ -25,40 +39,76 @@ DEV_CONFIG: dict[str, Any] = {
     "FRIENDCB_TOKEN": "dev-token-change-me",
 }
 
-#: ResultCode of a request refused because its sender looks like a spam account.
-SPAM_REQUESTER_CODE = 38001
+#: The database's file name in the app's instance folder, unless ``EXAMPLE_DATABASE`` is set.
+DATABASE_NAME = "example_app.sqlite3"
 
-friendcb = FriendCallbackBlueprint()
-
-
-@friendcb.on_friend_response
-def refuse_spam_requesters(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
-    """Accounts named ``spam...`` may not become anyone's friend."""
-    if item.to_account.lower().startswith("spam"):
-        return Reject(SPAM_REQUESTER_CODE, "the requester looks like a spam account")
-    return None
+__all__ = [
+    "DEV_CONFIG",
+    "ExampleSettings",
+    "PolicyCode",
+    "config_from_env",
+    "create_app",
+    "friendcb",
+    "get_service",
+]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from ``config``, else from the environment, else development defaults."""
+    """Build the service from ``config``, else from the environment, else development
+    defaults."""
     app = Flask(__name__)
     app.config.update(config if config is not None else config_from_env(os.environ))
-    app.register_blueprint(friendcb, url_prefix="/im")
+    # The page stays open for hours: its CSRF token must not expire after Flask-WTF's hour.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    settings = ExampleSettings.from_config(app.config)
+
+    app.register_blueprint(friendcb, url_prefix="/im")  # POST /im/callback
+
+    store = Store(settings.database or os.path.join(app.instance_path, DATABASE_NAME))
+    app.extensions[EXTENSION_KEY] = Service(settings, store, get_state(app).settings.clock)
+    connect_audit(app)
+    if not app.secret_key:
+        app.secret_key = settings.secret_key or store.secret_key()
+    # Guards the operator's changes; the callback route exempts itself (Tencent sends no token).
+    CSRFProtect(app)
+    app.register_blueprint(operator)
+    _announce(app)
     return app
 
 
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """``FRIENDCB_*`` variables, JSON-decoded when they are JSON (as ``flask`` does), with
-    development defaults for the unset required ones."""
+    development defaults for the unset required ones; ``EXAMPLE_*`` variables as they are."""
     config: dict[str, Any] = {}
     for key, value in environ.items():
-        if key.startswith("FRIENDCB_"):
+        if key.startswith(PREFIX):
+            config[key] = value
+        elif key.startswith("FRIENDCB_"):
             try:
-                config[key] = json.loads(value)
+                decoded = json.loads(value)
             except ValueError:
-                config[key] = value
+                decoded = value
+            # A token of digits is still a token (a list is a rotation).
+            token = key == "FRIENDCB_TOKEN" and not isinstance(decoded, list)
+            config[key] = value if token else decoded
     for key, value in DEV_CONFIG.items():
         if key not in config:
             logger.warning("%s is not set; using the development default", key)
             config[key] = value
     return config
+
+
+def _announce(app: Flask) -> None:
+    console = (
+        "in Tencent's console (Callback Configuration) set the callback URL to "
+        f"https://<this host>{callback_paths(app)[0]}, the same token, and enable "
+        "'Before a Friend Request Is Responded'"
+    )
+    if get_state(app).settings.tokens[:1] == (DEV_CONFIG["FRIENDCB_TOKEN"],):
+        logger.warning(
+            "the development token is in use: anyone can sign callbacks. Set FRIENDCB_SDKAPPID "
+            "and FRIENDCB_TOKEN to your app's, then %s",
+            console,
+        )
+    else:
+        logger.info("%s", console)

@@ -152,9 +152,13 @@ def callback_paths(app: Flask) -> list[str]:
 
 def callback_view() -> Response:
     """The callback route: hands the request to the app's handler."""
-    state: FriendCallbackState = current_app.extensions[EXTENSION_KEY]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    state: FriendCallbackState = app.extensions[EXTENSION_KEY]
     answer = respond(state.handler, request.environ)
-    return current_app.response_class(answer.body, status=answer.status, headers=answer.headers)
+    response: Response = app.response_class(
+        answer.body, status=answer.status, headers=answer.headers
+    )
+    return response
 
 
 def openapi_view() -> Response:

@@ -28,6 +28,7 @@ from .protocol import (
     ErrorCode,
 )
 from .schemas import (
+    CallbackQuery,
     EnvelopeSchema,
     FriendResponseAnswerSchema,
     FriendResponseBodySchema,
@@ -47,6 +48,7 @@ AnswerObserver = Callable[[FriendResponseEvent, FriendResponseAnswer], None]
 
 _JSON_HEADERS = (("Content-Type", "application/json"),)
 _ALLOW_HEADERS = (*_JSON_HEADERS, ("Allow", "POST"))
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 # ErrorInfo is free text for people; a long schema report is cut rather than echoed whole.
 _MAX_INFO = 1000
 
@@ -62,7 +64,7 @@ class CallbackResponse:
     @property
     def status_line(self) -> str:
         """``"200 OK"``, as WSGI's ``start_response`` wants it."""
-        return f"{self.status} {HTTPStatus(self.status).phrase}"
+        return _STATUS_LINES[self.status]
 
 
 class CallbackHandler:
@@ -96,6 +98,10 @@ class CallbackHandler:
         self._body_schema = FriendResponseBodySchema()
         self._answer_schema = FriendResponseAnswerSchema()
         self._envelope_schema = EnvelopeSchema()
+        # The plain OK answer is the same every time: dumped once, not per request.
+        self._plain_ok = self._envelope_schema.dump(
+            {"action_status": "OK", "error_code": 0, "error_info": ""}
+        )
 
     def handle(
         self,
@@ -149,14 +155,14 @@ class CallbackHandler:
         )
         body = self._read_json_object(content_length, read_body)
         command = self._command(query.command, QUERY_COMMAND in query.repeated, body)
+        if command == FRIEND_RESPONSE_COMMAND:
+            return self._friend_response(body, query)
         context = CallbackContext(
             sdkappid=self.settings.sdkappid,
             callback_command=command,
             client_ip=query.client_ip,
             opt_platform=query.opt_platform,
         )
-        if command == FRIEND_RESPONSE_COMMAND:
-            return self._friend_response(body, context)
         return self._other_command(body, context)
 
     def _read_json_object(
@@ -186,7 +192,7 @@ class CallbackHandler:
                 400, ErrorCode.BODY_NOT_JSON, f"the body is not UTF-8 (byte {error.start})"
             ) from None
         try:
-            body = json.loads(text, parse_constant=_reject_constant)
+            body = _decode(text)
         except RecursionError:
             raise CallbackRefused(
                 400, ErrorCode.BODY_NOT_JSON, "the body is nested too deeply"
@@ -233,7 +239,7 @@ class CallbackHandler:
             )
         return command
 
-    def _friend_response(self, body: dict[str, Any], context: CallbackContext) -> CallbackResponse:
+    def _friend_response(self, body: dict[str, Any], query: CallbackQuery) -> CallbackResponse:
         try:
             data = self._body_schema.load(body)
         except ValidationError as error:
@@ -241,18 +247,20 @@ class CallbackHandler:
                 400, ErrorCode.BODY_INVALID, describe_errors(error.messages)[:_MAX_INFO]
             ) from None
         event = FriendResponseEvent(
-            sdkappid=context.sdkappid,
-            callback_command=context.callback_command,
+            sdkappid=self.settings.sdkappid,
+            callback_command=FRIEND_RESPONSE_COMMAND,
             requester_account=data["requester_account"],
             from_account=data["from_account"],
             event_time_ms=data["event_time_ms"],
             items=tuple(data["items"]),
-            client_ip=context.client_ip,
-            opt_platform=context.opt_platform,
+            client_ip=query.client_ip,
+            opt_platform=query.opt_platform,
         )
         if self.on_event is not None:
             _observe(self.on_event, event)
         answer = decide(self.hooks, event, self._policy)
+        if logger.isEnabledFor(logging.INFO):
+            _log_decisions(event, answer)
         if self.on_answer is not None:
             _observe(self.on_answer, event, answer)
         payload = self._answer_schema.dump(
@@ -261,9 +269,7 @@ class CallbackHandler:
         return CallbackResponse(200, _encode(payload))
 
     def _other_command(self, body: dict[str, Any], context: CallbackContext) -> CallbackResponse:
-        plain = self._envelope_schema.dump(
-            {"action_status": "OK", "error_code": 0, "error_info": ""}
-        )
+        plain = self._plain_ok
         handler = self.hooks.command_handler(context.callback_command)
         if handler is None:
             logger.info(
@@ -292,6 +298,33 @@ class CallbackHandler:
         )
 
 
+def _log_decisions(event: FriendResponseEvent, answer: FriendResponseAnswer) -> None:
+    # Blocked items at INFO, allowed ones at DEBUG; the extra= fields are for log pipelines
+    # that index records, the message for people.
+    for item, result in zip(event.items, answer.results, strict=True):
+        level = logging.DEBUG if result.allowed else logging.INFO
+        if not logger.isEnabledFor(level):
+            continue
+        logger.log(
+            level,
+            "%s %s: From_Account %s, To_Account %s, ResultCode %d (%s)",
+            "allowed" if result.allowed else "blocked",
+            item.response_action.value,
+            describe(event.from_account),
+            describe(result.to_account),
+            result.result_code,
+            result.hook or "no hook decided",
+            extra={
+                "friendcb_from_account": event.from_account,
+                "friendcb_to_account": result.to_account,
+                "friendcb_action": item.response_action.value,
+                "friendcb_result_code": result.result_code,
+                "friendcb_outcome": result.outcome.value,
+                "friendcb_hook": result.hook,
+            },
+        )
+
+
 def _observe(observer: Callable[..., None], *args: Any) -> None:
     # An observer is the app's code, like a hook: its failure must not cost Tencent an answer.
     try:
@@ -300,9 +333,15 @@ def _observe(observer: Callable[..., None], *args: Any) -> None:
         logger.exception("callback observer %r failed", observer)
 
 
+def _decode(text: str) -> Any:
+    # What json.loads(text, parse_constant=...) does, without building a decoder per call.
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 def _encode(payload: Mapping[str, Any]) -> bytes:
-    # ASCII output: lone surrogates from \ud800-style escapes in the request stay encodable.
-    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("ascii")
+    return _ENCODER.encode(payload).encode("ascii")
 
 
 class _ConstantError(ValueError):
@@ -312,6 +351,13 @@ class _ConstantError(ValueError):
 def _reject_constant(name: str) -> Any:
     # Python's json reads NaN and Infinity, which are not JSON and break json.dumps later.
     raise _ConstantError(f"{name} is not a JSON number")
+
+
+# Built once: json.loads and json.dumps build a new decoder or encoder on every call that
+# passes options. ASCII output: lone surrogates from \ud800-style escapes in the request stay
+# encodable.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def _too_large(limit: int) -> CallbackRefused:

@@ -43,6 +43,7 @@ from .protocol import (
 __all__ = [
     "SAMPLE_REQUEST",
     "FriendCallbackClient",
+    "FrozenClock",
     "callback_query",
     "friend_response_body",
     "response_item",
@@ -51,11 +52,34 @@ __all__ = [
 ]
 
 
+class FrozenClock:
+    """A clock for ``FRIENDCB_CLOCK`` (or the middleware's ``clock=``) that stands still until
+    moved, so tests can check the ``RequestTime`` window to the second::
+
+        clock = FrozenClock()
+        app.config["FRIENDCB_CLOCK"] = clock
+        ...
+        clock.advance(61)   # a callback signed before this is now stale
+    """
+
+    def __init__(self, now: float | None = None) -> None:
+        #: The Unix time the clock shows: unless given, the real time when it was made, to the
+        #: whole second, so that ``int(clock.now)`` is a ``RequestTime`` it accepts.
+        self.now = float(int(time.time()) if now is None else now)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock by ``seconds`` (negative moves it back)."""
+        self.now += seconds
+
+
 def callback_query(
     sdkappid: int | str,
     *,
     token: str | None = None,
-    request_time: int | str | None = None,
+    request_time: float | str | None = None,
     command: str = FRIEND_RESPONSE_COMMAND,
     client_ip: str = "127.0.0.1",
     opt_platform: str = "RESTAPI",
@@ -63,8 +87,9 @@ def callback_query(
 ) -> str:
     """The query string Tencent would send, signed when ``token`` is given.
 
-    ``request_time`` defaults to now. ``extra`` adds or replaces parameters, to build the odd
-    requests a test needs (``Sign="0" * 64``).
+    ``request_time`` defaults to now; a number is sent in whole seconds, a str as it is.
+    ``extra`` adds or replaces parameters, to build the odd requests a test needs
+    (``Sign="0" * 64``).
     """
     params: dict[str, str] = {
         QUERY_SDKAPPID: str(sdkappid),
@@ -74,7 +99,10 @@ def callback_query(
         QUERY_OPT_PLATFORM: opt_platform,
     }
     if token is not None:
-        seconds = str(int(time.time()) if request_time is None else request_time)
+        if request_time is None or isinstance(request_time, float):
+            # Whole seconds, as Tencent sends; a str is sent as it is, to test odd values.
+            request_time = int(time.time() if request_time is None else request_time)
+        seconds = str(request_time)
         params[QUERY_REQUEST_TIME] = seconds
         params[QUERY_SIGN] = sign(token, seconds)
     params.update(extra)
@@ -133,7 +161,7 @@ class FriendCallbackClient(FlaskClient):
         *,
         command: str | None = None,
         token: str | None = None,
-        request_time: int | str | None = None,
+        request_time: float | str | None = None,
         path: str | None = None,
         signed: bool = True,
         **query: str,

@@ -27,11 +27,12 @@ _CHUNK = 64 * 1024
 
 def respond(handler: CallbackHandler, environ: WSGIEnvironment) -> CallbackResponse:
     """Run ``handler`` on the request in ``environ``."""
+    content_length = get_content_length(environ)
     return handler.handle(
         environ.get("REQUEST_METHOD", ""),
         _query_text(environ.get("QUERY_STRING", "")),
-        get_content_length(environ),
-        _body_reader(environ),
+        content_length,
+        _body_reader(environ, content_length),
     )
 
 
@@ -42,9 +43,9 @@ def _query_text(raw: str) -> str:
     return raw.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
-def _body_reader(environ: WSGIEnvironment) -> BodyReader:
+def _body_reader(environ: WSGIEnvironment, content_length: int | None) -> BodyReader:
     def read(limit: int) -> bytes:
-        if get_content_length(environ) is None and not environ.get("wsgi.input_terminated"):
+        if content_length is None and not environ.get("wsgi.input_terminated"):
             if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
                 return b""  # HTTP: no Content-Length and no chunking means no body.
             # A chunked body on a server that does not end the stream itself: a read could

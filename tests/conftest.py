@@ -17,8 +17,15 @@ from hypothesis import HealthCheck, settings
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, HookRegistry
-from flask_friendcb.testing import SAMPLE_REQUEST, callback_query
+from example_app import create_app, get_service
+from example_app.store import Store
+from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, HookRegistry, testing
+from flask_friendcb.testing import (
+    SAMPLE_REQUEST,
+    callback_query,
+    friend_response_body,
+    signed_client,
+)
 
 # Property-based tests run a few dozen examples in `make test` (derandomized when CI is set,
 # so CI is deterministic) and thousands in `make fuzz` (HYPOTHESIS_PROFILE=fuzz).
@@ -43,14 +50,11 @@ NOW = 1_700_000_000
 PATH = "/im/callback"
 
 
-class FrozenClock:
-    """A clock that stands still until told to move."""
+class FrozenClock(testing.FrozenClock):
+    """The testing kit's clock, stopped at NOW unless told otherwise."""
 
     def __init__(self, now: float = NOW) -> None:
-        self.now = float(now)
-
-    def __call__(self) -> float:
-        return self.now
+        super().__init__(now)
 
 
 @pytest.fixture
@@ -186,3 +190,54 @@ def served_receiver(request: pytest.FixtureRequest, clock: FrozenClock) -> Itera
     with serving(receiver.wsgi) as base_url:
         receiver.base_url = base_url
         yield receiver
+
+
+@dataclass
+class ExampleService:
+    """example_app built for a test: its own database, the frozen clock, a signing client."""
+
+    app: Flask
+    clock: FrozenClock
+    database: str
+
+    @property
+    def store(self) -> Store:
+        return get_service(self.app).store
+
+    def callback(self, from_account: str, *items: Any) -> list[tuple[int, str]]:
+        """Send one signed callback; each item's (ResultCode, ResultInfo)."""
+        response = signed_client(self.app).callback(
+            friend_response_body(from_account, list(items), event_time_ms=int(self.clock() * 1000))
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return [(item["ResultCode"], item["ResultInfo"]) for item in response.json["ResultItem"]]
+
+    def codes(self, from_account: str, *items: Any) -> list[int]:
+        return [code for code, _ in self.callback(from_account, *items)]
+
+
+def example_config(database: str, **config: Any) -> dict[str, Any]:
+    """example_app's config for a test: the test token, a database of its own."""
+    return {
+        "FRIENDCB_SDKAPPID": int(SDKAPPID),
+        "FRIENDCB_TOKEN": TOKEN,
+        "EXAMPLE_DATABASE": database,
+        **config,
+    }
+
+
+@pytest.fixture
+def example(tmp_path: Any, clock: FrozenClock) -> Iterator[Callable[..., ExampleService]]:
+    """Builds example_app on a fresh database with the frozen clock; ``config`` adds keys.
+    Every app built shares the database, like a restarted service or another worker."""
+    built: list[ExampleService] = []
+
+    def build(**config: Any) -> ExampleService:
+        database = str(tmp_path / "example.sqlite3")
+        app = create_app(example_config(database, FRIENDCB_CLOCK=clock, **config))
+        built.append(ExampleService(app, clock, database))
+        return built[-1]
+
+    yield build
+    for service in built:
+        service.store.close()

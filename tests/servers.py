@@ -47,6 +47,9 @@ def gunicorn(
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
+        # Gunicorn's control socket has one default path per user: two servers at once (this
+        # suite's, or another checkout's) would fight over it.
+        "--no-control-socket",
         *args,
         app,
     ]

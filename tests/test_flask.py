@@ -252,3 +252,30 @@ def test_unsigned_mode_accepts_callbacks_without_sign() -> None:
     # SdkAppid is still checked.
     query = callback_query(1)
     assert app.test_client().post(f"/im/callback?{query}", json=SAMPLE_REQUEST).status_code == 403
+
+
+def test_decisions_are_logged_with_structured_fields(caplog: pytest.LogCaptureFixture) -> None:
+    app, blueprint = flask_app()
+
+    @blueprint.on_friend_response
+    def no_id2(item: Any, event: Any) -> Reject | None:
+        return Reject(38007, "x") if item.to_account == "id2" else None
+
+    with caplog.at_level(logging.INFO, logger="flask_friendcb"):
+        signed_client(app).callback(SAMPLE_REQUEST)
+    (blocked,) = [r for r in caplog.records if r.getMessage().startswith("blocked")]
+    assert blocked.levelno == logging.INFO
+    assert "To_Account 'id2', ResultCode 38007" in blocked.getMessage()
+    assert blocked.friendcb_to_account == "id2"  # type: ignore[attr-defined]
+    assert blocked.friendcb_from_account == "id"  # type: ignore[attr-defined]
+    assert blocked.friendcb_result_code == 38007  # type: ignore[attr-defined]
+    assert blocked.friendcb_outcome == "rejected"  # type: ignore[attr-defined]
+    assert blocked.friendcb_hook.endswith("no_id2")  # type: ignore[attr-defined]
+    assert blocked.friendcb_action == "Response_Action_Reject"  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if r.getMessage().startswith("allowed")]
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="flask_friendcb"):
+        signed_client(app).callback(SAMPLE_REQUEST)
+    (allowed,) = [r for r in caplog.records if r.getMessage().startswith("allowed")]
+    assert allowed.levelno == logging.DEBUG
+    assert allowed.friendcb_outcome == "no_decision"  # type: ignore[attr-defined]

@@ -1,0 +1,135 @@
+"""The example's own settings: ``EXAMPLE_*`` keys of the app's config, read from the environment.
+
+The library's settings are its ``FRIENDCB_*`` keys; these are everything else the service needs.
+Values may be strings (the environment) or already typed (a test's config mapping).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask_friendcb import ConfigError
+
+from .text import normalise
+
+#: Prefix of the example's config keys and environment variables.
+PREFIX = "EXAMPLE_"
+
+
+@dataclass(frozen=True)
+class ExampleSettings:
+    """Validated ``EXAMPLE_*`` settings."""
+
+    #: Address ``python -m example_app`` binds to; the operator pages need a password when it
+    #: is not a loopback address.
+    host: str = "127.0.0.1"
+    #: Port ``python -m example_app`` listens on.
+    port: int = 5000
+    #: Password of the operator pages (HTTP Basic, any user name); ``None``: loopback only.
+    password: str | None = None
+    #: A responder may accept this many requests per window; the next is refused.
+    velocity_limit: int = 20
+    #: The velocity window, in seconds.
+    velocity_window: float = 60.0
+    #: Words a remark or friend group may not hold, already normalised.
+    banned_words: tuple[str, ...] = ()
+    #: The SQLite database; ``None``: ``example_app.sqlite3`` in the app's instance folder.
+    database: str | None = None
+    #: Flask's ``SECRET_KEY`` (signs the operator's CSRF session); ``None``: one is generated
+    #: once and kept in the database, so that every worker shares it.
+    secret_key: str | None = None
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the configured address is a loopback one."""
+        return is_loopback(self.host)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ExampleSettings:
+        """Read and validate the ``EXAMPLE_*`` keys of a Flask config; raises
+        :class:`~flask_friendcb.ConfigError` naming the key at fault."""
+
+        def get(name: str, default: Any) -> Any:
+            value = config.get(PREFIX + name.upper())
+            return default if value is None or value == "" else value
+
+        settings = cls(
+            host=str(get("host", cls.host)),
+            port=_integer("port", get("port", cls.port), 1, 65535),
+            password=_optional_str(get("password", None)),
+            velocity_limit=_integer("velocity_limit", get("velocity_limit", cls.velocity_limit), 1),
+            velocity_window=_number("velocity_window", get("velocity_window", cls.velocity_window)),
+            banned_words=_words(get("banned_words", ())),
+            database=_optional_str(get("database", None)),
+            secret_key=_optional_str(get("secret_key", None)),
+        )
+        if not settings.loopback_only and settings.password is None:
+            raise ConfigError(
+                "EXAMPLE_PASSWORD",
+                f"is required when EXAMPLE_HOST ({settings.host}) is not a loopback address: "
+                "the operator pages would be open to the network",
+            )
+        return settings
+
+
+def config_from_environ(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The ``EXAMPLE_*`` variables of ``environ``, as they are (settings parse them)."""
+    return {key: value for key, value in environ.items() if key.startswith(PREFIX)}
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is a loopback address."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _key(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else value
+    except ValueError:
+        raise ConfigError(_key(name), f"must be an integer, got {value!r}") from None
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ConfigError(_key(name), f"must be an integer, got {value!r}")
+    if number < low or (high is not None and number > high):
+        bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise ConfigError(_key(name), f"must be {bounds}, got {number}")
+    return number
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(_key(name), f"must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not 0 < number < float("inf"):
+        raise ConfigError(_key(name), f"must be a positive number, got {value!r}")
+    return number
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    # The environment gives "casino, free money"; a config mapping may give a list.
+    words = value.split(",") if isinstance(value, str) else value
+    if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
+        raise ConfigError(
+            "EXAMPLE_BANNED_WORDS", f"must be a comma-separated str or a list of str, got {value!r}"
+        )
+    # Normalised like the text they are looked for in: a full-width word bans the ASCII one.
+    return tuple(dict.fromkeys(word for word in (normalise(w).strip() for w in words) if word))

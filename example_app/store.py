@@ -1,0 +1,371 @@
+"""The service's SQLite database: audit log, blocklist, velocity counters, and its secret key.
+
+It is the one piece of state every gunicorn worker shares, so whatever must hold across workers
+lives here and nowhere in process memory. The database runs in WAL mode: readers (the live
+page) never wait for writers, and writers queue on SQLite's lock instead of failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask_friendcb import FriendResponseAnswer, FriendResponseEvent, ResponseAction
+
+#: How long a hook waits for SQLite's write lock: well under the library's deadline, so a busy
+#: database costs one hook, not Tencent's 2 s timeout.
+HOOK_TIMEOUT = 0.5
+#: How long an audit write waits for the lock: losing a row is worse than a slow answer.
+AUDIT_TIMEOUT = 10.0
+
+_ACCEPTING = (ResponseAction.AGREE_AND_ADD.value, ResponseAction.AGREE.value)
+# Idle connections kept per process; more are opened when needed and closed after use.
+_POOL_SIZE = 8
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- One row per friend-response callback.
+CREATE TABLE IF NOT EXISTS callbacks (
+    id INTEGER PRIMARY KEY,
+    received_at_ms INTEGER NOT NULL,
+    event_time_ms INTEGER NOT NULL,
+    sdkappid TEXT NOT NULL,
+    from_account TEXT NOT NULL,
+    requester_account TEXT NOT NULL,
+    client_ip TEXT NOT NULL,
+    platform TEXT NOT NULL
+);
+-- One row per item of a callback, with the decision it got.
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    callback_id INTEGER NOT NULL REFERENCES callbacks (id),
+    position INTEGER NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    from_account TEXT NOT NULL,
+    to_account TEXT NOT NULL,
+    action TEXT NOT NULL,
+    remark TEXT NOT NULL,
+    tag_name TEXT NOT NULL,
+    result_code INTEGER NOT NULL,
+    result_info TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    hook TEXT
+);
+CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (received_at_ms);
+CREATE INDEX IF NOT EXISTS decisions_by_from ON decisions (from_account, id);
+CREATE INDEX IF NOT EXISTS decisions_by_to ON decisions (to_account, id);
+CREATE TABLE IF NOT EXISTS blocklist (
+    account TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    added_at_ms INTEGER NOT NULL
+);
+-- Recent acceptances, for the velocity policy; rows older than its window are pruned.
+CREATE TABLE IF NOT EXISTS acceptances (
+    from_account TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS acceptances_by_account ON acceptances (from_account, at_ms);
+CREATE INDEX IF NOT EXISTS acceptances_by_time ON acceptances (at_ms);
+"""
+
+_SELECT_DECISIONS = """
+SELECT d.id, d.callback_id, d.position, d.received_at_ms, d.from_account, d.to_account, d.action,
+    d.remark, d.tag_name, d.result_code, d.result_info, d.outcome, d.hook,
+    c.event_time_ms, c.requester_account, c.client_ip, c.platform
+FROM decisions d JOIN callbacks c ON c.id = d.callback_id
+"""
+
+
+# Connections a forked child inherited: kept, never used, never closed.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    for db in connections:
+        db.close()
+
+
+@dataclass(frozen=True)
+class BlockedAccount:
+    """An entry of the blocklist."""
+
+    account: str
+    reason: str
+    added_at_ms: int
+
+
+class Store:
+    """The database at ``path``, created (with its folder) if missing.
+
+    Safe to share between threads and greenlets: every operation takes a connection of its own
+    from a small per-process pool. A forked worker starts a pool of its own.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        # A store dropped without close() still closes its idle connections.
+        weakref.finalize(self, _close_all, self._idle)
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        with self._connection(AUDIT_TIMEOUT) as db:
+            # WAL is a property of the file: set once, it holds for every later connection.
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(_SCHEMA)
+
+    # -- audit log -------------------------------------------------------------------------
+
+    def record(
+        self, event: FriendResponseEvent, answer: FriendResponseAnswer, received_at_ms: int
+    ) -> int:
+        """Write one callback and the decision on each of its items; returns the callback id."""
+        with self._transaction(AUDIT_TIMEOUT) as db:
+            cursor = db.execute(
+                "INSERT INTO callbacks (received_at_ms, event_time_ms, sdkappid, from_account,"
+                " requester_account, client_ip, platform) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    received_at_ms,
+                    event.event_time_ms,
+                    event.sdkappid,
+                    event.from_account,
+                    event.requester_account,
+                    event.client_ip,
+                    event.opt_platform,
+                ),
+            )
+            callback_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO decisions (callback_id, position, received_at_ms, from_account,"
+                " to_account, action, remark, tag_name, result_code, result_info, outcome, hook)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        callback_id,
+                        position,
+                        received_at_ms,
+                        event.from_account,
+                        item.to_account,
+                        item.response_action.value,
+                        item.remark,
+                        item.tag_name,
+                        result.result_code,
+                        result.result_info,
+                        result.outcome.value,
+                        result.hook,
+                    )
+                    for position, (item, result) in enumerate(
+                        zip(event.items, answer.results, strict=True)
+                    )
+                ],
+            )
+        return callback_id
+
+    def latest(
+        self,
+        *,
+        account: str | None = None,
+        blocked: bool | None = None,
+        up_to: int | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The newest decisions first; only those involving ``account`` (as responder or
+        requester), only blocked (``True``) or only allowed (``False``) ones, only those up to
+        id ``up_to``, when asked."""
+        where: list[str] = []
+        params: list[Any] = []
+        if up_to is not None:
+            where.append("d.id <= ?")
+            params.append(up_to)
+        if account:
+            where.append("(d.from_account = ? OR d.to_account = ?)")
+            params += [account, account]
+        if blocked is not None:
+            where.append("d.result_code != 0" if blocked else "d.result_code = 0")
+        return self._decisions(where, params, "d.id DESC", limit)
+
+    def since(self, after_id: int, limit: int = 200) -> list[dict[str, Any]]:
+        """Decisions with an id above ``after_id``, oldest first: what a live page has not
+        seen yet."""
+        return self._decisions(["d.id > ?"], [after_id], "d.id", limit)
+
+    def last_decision_id(self) -> int:
+        """The id of the newest decision, 0 when there is none."""
+        with self._connection(HOOK_TIMEOUT) as db:
+            (value,) = db.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()
+        return int(value)
+
+    def stats(self, since_ms: int) -> dict[str, int]:
+        """Items accepted, declined and blocked after ``since_ms``."""
+        with self._connection(HOOK_TIMEOUT) as db:
+            row = db.execute(
+                "SELECT"
+                " count(*) FILTER (WHERE result_code = 0 AND action IN (?, ?)),"
+                " count(*) FILTER (WHERE result_code = 0 AND action NOT IN (?, ?)),"
+                " count(*) FILTER (WHERE result_code != 0)"
+                " FROM decisions WHERE received_at_ms > ?",
+                (*_ACCEPTING, *_ACCEPTING, since_ms),
+            ).fetchone()
+        return {"accepted": row[0], "declined": row[1], "blocked": row[2]}
+
+    def counts(self) -> tuple[int, int]:
+        """How many callbacks and item decisions the log holds."""
+        with self._connection(HOOK_TIMEOUT) as db:
+            (callbacks,) = db.execute("SELECT count(*) FROM callbacks").fetchone()
+            (decisions,) = db.execute("SELECT count(*) FROM decisions").fetchone()
+        return int(callbacks), int(decisions)
+
+    def _decisions(
+        self, where: Sequence[str], params: Sequence[Any], order: str, limit: int
+    ) -> list[dict[str, Any]]:
+        # Only constant fragments are put together here; values are bound parameters.
+        query = _SELECT_DECISIONS
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += f" ORDER BY {order} LIMIT ?"
+        with self._connection(HOOK_TIMEOUT) as db:
+            rows = db.execute(query, [*params, limit]).fetchall()
+        return [dict(row) for row in rows]
+
+    # -- blocklist -------------------------------------------------------------------------
+
+    def block(self, account: str, reason: str, now_ms: int) -> BlockedAccount:
+        """Put ``account`` on the blocklist (or update its reason)."""
+        with self._transaction(AUDIT_TIMEOUT) as db:
+            db.execute(
+                "INSERT INTO blocklist (account, reason, added_at_ms) VALUES (?, ?, ?)"
+                " ON CONFLICT (account) DO UPDATE SET reason = excluded.reason",
+                (account, reason, now_ms),
+            )
+            row = db.execute(
+                "SELECT account, reason, added_at_ms FROM blocklist WHERE account = ?", (account,)
+            ).fetchone()
+        return BlockedAccount(*row)
+
+    def unblock(self, account: str) -> bool:
+        """Take ``account`` off the blocklist; whether it was on it."""
+        with self._transaction(AUDIT_TIMEOUT) as db:
+            cursor = db.execute("DELETE FROM blocklist WHERE account = ?", (account,))
+        return cursor.rowcount > 0
+
+    def blocklist(self) -> list[BlockedAccount]:
+        """Every blocked account, the most recently added first."""
+        with self._connection(HOOK_TIMEOUT) as db:
+            rows = db.execute(
+                "SELECT account, reason, added_at_ms FROM blocklist"
+                " ORDER BY added_at_ms DESC, account"
+            ).fetchall()
+        return [BlockedAccount(*row) for row in rows]
+
+    def first_blocked(self, *accounts: str) -> BlockedAccount | None:
+        """The first of ``accounts`` that is on the blocklist, or ``None``."""
+        with self._connection(HOOK_TIMEOUT) as db:
+            for account in accounts:
+                row = db.execute(
+                    "SELECT account, reason, added_at_ms FROM blocklist WHERE account = ?",
+                    (account,),
+                ).fetchone()
+                if row is not None:
+                    return BlockedAccount(*row)
+        return None
+
+    # -- velocity --------------------------------------------------------------------------
+
+    def take_acceptance(self, account: str, now_ms: int, window_ms: int, limit: int) -> bool:
+        """Count one acceptance by ``account`` at ``now_ms``, unless it already has ``limit``
+        of them in the ``window_ms`` before; whether it was counted.
+
+        Check and count are one write transaction, so two workers cannot both take the last
+        place in the window.
+        """
+        with self._transaction(HOOK_TIMEOUT) as db:
+            db.execute("DELETE FROM acceptances WHERE at_ms <= ?", (now_ms - window_ms,))
+            (count,) = db.execute(
+                "SELECT count(*) FROM acceptances WHERE from_account = ? AND at_ms > ?",
+                (account, now_ms - window_ms),
+            ).fetchone()
+            if count >= limit:
+                return False
+            db.execute(
+                "INSERT INTO acceptances (from_account, at_ms) VALUES (?, ?)", (account, now_ms)
+            )
+        return True
+
+    # -- secret ----------------------------------------------------------------------------
+
+    def secret_key(self) -> str:
+        """A random key made once and kept here, so that every worker, and every restart,
+        signs sessions with the same one."""
+        with self._transaction(AUDIT_TIMEOUT) as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('secret_key', ?)",
+                (secrets.token_hex(32),),
+            )
+            (value,) = db.execute("SELECT value FROM meta WHERE key = 'secret_key'").fetchone()
+        return str(value)
+
+    # -- connections -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the idle connections (those in use close when released)."""
+        with self._lock:
+            idle = self._idle[:]
+            self._idle.clear()
+        _close_all(idle)
+
+    @contextlib.contextmanager
+    def _connection(self, timeout: float) -> Iterator[sqlite3.Connection]:
+        db = self._acquire()
+        try:
+            # The busy timeout is how long this use waits for another writer's lock.
+            db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            yield db
+        except BaseException:
+            db.close()
+            raise
+        else:
+            self._release(db)
+
+    @contextlib.contextmanager
+    def _transaction(self, timeout: float) -> Iterator[sqlite3.Connection]:
+        with self._connection(timeout) as db:
+            # IMMEDIATE takes the write lock at once: a read-then-write cannot be overtaken.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._pid != os.getpid():
+                # Forked: the parent's connections are not ours to use, nor to close (closing
+                # a file drops every POSIX lock this process holds on it, SQLite's included).
+                _INHERITED.extend(self._idle)
+                self._idle.clear()
+                self._pid = os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _release(self, db: sqlite3.Connection) -> None:
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < _POOL_SIZE:
+                self._idle.append(db)
+                return
+        db.close()

@@ -1,0 +1,279 @@
+"""example_app's policies, one by one, through the real callback route: each refuses with its
+own ResultCode, at exactly its edge, and declining is always allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from example_app import PolicyCode
+from example_app.text import find_banned_word, find_url, normalise
+from flask_friendcb.testing import response_item
+
+from .conftest import ExampleService
+
+BuildExample = Callable[..., ExampleService]
+DECLINE = "Response_Action_Reject"
+AGREE = "Response_Action_Agree"
+
+
+def test_the_codes_are_distinct_and_in_the_apps_range() -> None:
+    codes = [int(code) for code in PolicyCode]
+    assert len(set(codes)) == len(codes) == 3
+    assert all(38000 <= code <= 38899 for code in codes)
+
+
+# -- declining -------------------------------------------------------------------------------
+
+
+def test_declining_is_allowed_even_from_and_to_a_blocklisted_account(
+    example: BuildExample,
+) -> None:
+    service = example(EXAMPLE_BANNED_WORDS="casino")
+    service.store.block("mallory", "bot", 0)
+    service.store.block("eve", "bot", 0)
+    items = [
+        response_item("eve", DECLINE),
+        response_item("bob", DECLINE, remark="casino www.example.com " + "x" * 100),
+    ]
+    assert service.callback("mallory", *items) == [(0, ""), (0, "")]
+    rows = service.store.latest()
+    assert {row["hook"] for row in rows} == {"example_app.policies.declining"}
+    assert {row["outcome"] for row in rows} == {"allowed"}
+
+
+# -- blocklist -------------------------------------------------------------------------------
+
+
+def test_a_blocklisted_requester_cannot_be_accepted(example: BuildExample) -> None:
+    service = example()
+    service.store.block("spammer", "bot farm", 0)
+    assert service.callback("bob", "spammer", response_item("alice", AGREE)) == [
+        (PolicyCode.BLOCKLISTED, "the requester is blocked"),
+        (0, ""),
+    ]
+
+
+def test_a_blocklisted_responder_cannot_accept_anyone(example: BuildExample) -> None:
+    service = example()
+    service.store.block("hijacked", "", 0)
+    assert service.codes("hijacked", "alice", response_item("bob", AGREE)) == [
+        PolicyCode.BLOCKLISTED,
+        PolicyCode.BLOCKLISTED,
+    ]
+    assert service.callback("hijacked", "carol")[0][1] == "the responder is blocked"
+
+
+def test_unblocking_applies_to_the_next_callback(example: BuildExample) -> None:
+    service = example()
+    service.store.block("eve", "", 0)
+    assert service.codes("bob", "eve") == [PolicyCode.BLOCKLISTED]
+    assert service.store.unblock("eve") is True
+    assert service.codes("bob", "eve") == [0]
+    assert service.store.unblock("eve") is False
+
+
+def test_the_blocklist_decides_before_the_content_policy(example: BuildExample) -> None:
+    service = example()
+    service.store.block("eve", "", 0)
+    item = response_item("eve", remark="www.example.com")
+    assert service.codes("bob", item) == [PolicyCode.BLOCKLISTED]
+
+
+# -- content ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("remark", "allowed"),
+    [
+        ("a" * 96, True),
+        ("a" * 97, False),
+        ("好" * 32, True),  # 3 bytes each: 96
+        ("好" * 32 + "a", False),
+        ("é" * 48, True),  # 2 bytes each: 96
+        ("é" * 48 + "a", False),
+    ],
+    ids=["96-ascii", "97-ascii", "96-cjk", "97-cjk", "96-latin", "97-latin"],
+)
+def test_remarks_are_limited_to_96_bytes_of_utf8(
+    example: BuildExample, remark: str, allowed: bool
+) -> None:
+    expected = (0, "") if allowed else (PolicyCode.CONTENT, "the remark is over 96 bytes")
+    assert example().callback("bob", response_item("alice", remark=remark)) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("tag", "allowed"),
+    [("t" * 30, True), ("t" * 31, False), ("组" * 10, True), ("组" * 10 + "t", False)],
+    ids=["30-ascii", "31-ascii", "30-cjk", "31-cjk"],
+)
+def test_friend_groups_are_limited_to_30_bytes_of_utf8(
+    example: BuildExample, tag: str, allowed: bool
+) -> None:
+    expected = (0, "") if allowed else (PolicyCode.CONTENT, "the friend group is over 30 bytes")
+    assert example().callback("bob", response_item("alice", tag_name=tag)) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see http://spam.example",
+        "HTTPS://X.Y",
+        "weixin://dl/chat",
+        "www.example",
+        "buy at shop.example.com now",
+        "bit.ly/abc",
+        "\uff57\uff57\uff57\uff0e\uff53\uff50\uff41\uff4d\uff0e\uff43\uff4f\uff4d",  # full-width
+        "\uff48\uff54\uff54\uff50\uff53\uff1a\uff0f\uff0fx",  # full-width https://x
+        "\U0001d430\U0001d430\U0001d430.spam.com",  # mathematical bold www
+        "\u24e6\u24e6\u24e6.spam.com",  # circled letters
+        "spam\u3002com",  # the ideographic full stop IDNA reads as a dot
+        "spam\uff61cn",  # its half-width form
+        "ww\u200bw.spam.com",  # a zero-width space inside
+        "例子.cn",
+    ],
+)
+def test_a_link_in_a_remark_is_refused(example: BuildExample, text: str) -> None:
+    assert example().callback("bob", response_item("alice", remark=text)) == [
+        (PolicyCode.CONTENT, "the remark holds a link")
+    ]
+
+
+def test_a_link_in_a_friend_group_is_refused(example: BuildExample) -> None:
+    assert example().callback("bob", response_item("alice", tag_name="join t.me/x")) == [
+        (PolicyCode.CONTENT, "the friend group holds a link")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text", ["Mr.Li", "hello.world", "a.b", "3.14", "met at the café", "同事", "e.g. work"]
+)
+def test_everyday_remarks_are_not_taken_for_links(example: BuildExample, text: str) -> None:
+    assert example().codes("bob", response_item("alice", remark=text, tag_name=text[:10])) == [0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Casino night",
+        "CASINO",
+        "\uff23\uff41\uff53\uff49\uff4e\uff4f",  # full-width
+        "cas\u200bino",  # zero-width space
+        "cas\u00adino",  # soft hyphen
+        "\U0001d41c\U0001d41a\U0001d42c\U0001d422\U0001d427\U0001d428",  # mathematical bold
+        "get FREE Money",
+        "免费领取",
+    ],
+)
+def test_banned_words_are_found_case_insensitively_after_nfkc(
+    example: BuildExample, text: str
+) -> None:
+    service = example(EXAMPLE_BANNED_WORDS="casino, free money ,免费")
+    assert service.callback("bob", response_item("alice", remark=text)) == [
+        (PolicyCode.CONTENT, "the remark holds a banned word")
+    ]
+
+
+@pytest.mark.parametrize("text", ["cas ino", "free  money", "freemoney", "免 费"])
+def test_banned_words_match_as_configured(example: BuildExample, text: str) -> None:
+    service = example(EXAMPLE_BANNED_WORDS="casino, free money ,免费")
+    assert service.codes("bob", response_item("alice", remark=text)) == [0]
+
+
+def test_banned_words_apply_to_friend_groups_and_may_be_configured_full_width(
+    example: BuildExample,
+) -> None:
+    service = example(EXAMPLE_BANNED_WORDS=["\uff33\uff30\uff21\uff2d"])  # full-width SPAM
+    assert service.callback("bob", response_item("alice", tag_name="spam group")) == [
+        (PolicyCode.CONTENT, "the friend group holds a banned word")
+    ]
+
+
+_FULL_WIDTH = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)}
+
+
+def _disguise(word: str, data: st.DataObject) -> str:
+    out = []
+    for char in word:
+        style = data.draw(st.sampled_from(["plain", "upper", "full", "zero-width"]))
+        if style == "upper":
+            char = char.upper()
+        elif style == "full":
+            char = _FULL_WIDTH.get(char, char)
+        elif style == "zero-width":
+            char += data.draw(st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad"]))
+        out.append(char)
+    return "".join(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    word=st.text(st.characters(min_codepoint=0x61, max_codepoint=0x7A), min_size=3, max_size=8),
+    before=st.text(max_size=20),
+    after=st.text(max_size=20),
+    data=st.data(),
+)
+def test_a_disguised_banned_word_is_still_found(
+    word: str, before: str, after: str, data: st.DataObject
+) -> None:
+    # Letters around the word may not combine with it: a space on each side keeps it whole.
+    text = f"{before} {_disguise(word, data)} {after}"
+    assert find_banned_word(normalise(text), (normalise(word),)) == word
+
+
+@settings(max_examples=200, deadline=None)
+@given(host=st.from_regex(r"[a-z]{1,10}\.(com|cn|net)", fullmatch=True), data=st.data())
+def test_a_disguised_domain_is_still_a_link(host: str, data: st.DataObject) -> None:
+    disguised = _disguise(host, data)
+    assert find_url(normalise(disguised)) is not None, disguised
+
+
+# -- velocity --------------------------------------------------------------------------------
+
+
+def test_exactly_the_default_limit_of_acceptances_is_allowed(example: BuildExample) -> None:
+    service = example()
+    codes = [service.codes("bot", f"friend{i}")[0] for i in range(21)]
+    assert codes == [0] * 20 + [PolicyCode.VELOCITY]
+    assert service.callback("bot", "one-more") == [
+        (PolicyCode.VELOCITY, "more than 20 acceptances in 60 s")
+    ]
+
+
+def test_acceptances_in_one_callback_count_one_by_one(example: BuildExample) -> None:
+    service = example(EXAMPLE_VELOCITY_LIMIT="3")
+    items = ["a", response_item("b", AGREE), "c", "d", response_item("e", DECLINE)]
+    assert service.codes("bot", *items) == [0, 0, 0, PolicyCode.VELOCITY, 0]
+
+
+def test_the_window_slides_with_the_clock(example: BuildExample) -> None:
+    service = example(EXAMPLE_VELOCITY_LIMIT=2, EXAMPLE_VELOCITY_WINDOW=60)
+    assert service.codes("bot", "a") == [0]
+    service.clock.now += 30
+    assert service.codes("bot", "b", "c") == [0, PolicyCode.VELOCITY]
+    service.clock.now += 29.999  # "a" is 59.999 s old: still in the window
+    assert service.codes("bot", "c") == [PolicyCode.VELOCITY]
+    service.clock.now += 0.001  # "a" is 60 s old: out
+    assert service.codes("bot", "c", "d") == [0, PolicyCode.VELOCITY]
+
+
+def test_velocity_is_per_responder_and_ignores_declines(example: BuildExample) -> None:
+    service = example(EXAMPLE_VELOCITY_LIMIT=1)
+    declines = [response_item(f"x{i}", DECLINE) for i in range(5)]
+    assert service.codes("alice", *declines, "a") == [0] * 6
+    assert service.codes("bob", "a") == [0]
+    assert service.codes("alice", "b") == [PolicyCode.VELOCITY]
+
+
+def test_refused_acceptances_do_not_use_up_the_allowance(example: BuildExample) -> None:
+    service = example(EXAMPLE_VELOCITY_LIMIT=1)
+    service.store.block("eve", "", 0)
+    spam = response_item("x", remark="www.example.com")
+    assert service.codes("bob", "eve", spam, "alice") == [
+        PolicyCode.BLOCKLISTED,
+        PolicyCode.CONTENT,
+        0,
+    ]
