@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv run test lint typecheck test-pythons screenshot bench bench-quick profile bench-example clean
+.PHONY: venv run test lint typecheck fuzz memory test-pythons screenshot bench bench-quick profile bench-example clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,example]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,example,fuzz]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,6 +27,16 @@ run: $(STAMP)
 ## The whole suite, with the lint and type checks.
 test: lint typecheck
 	$(BIN)/python -m pytest
+
+## The property-based and schemathesis tests at length (3,000 examples each, random seeds;
+## about half an hour on 2 cores), then the memory measurement.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest --hypothesis-show-statistics tests/test_fuzz.py tests/test_openapi.py
+	$(MAKE) memory
+
+## RSS growth over 100,000 callbacks, hostile ones and failing hooks included.
+memory: $(STAMP)
+	$(BIN)/python -m bench.rss_growth
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -45,7 +55,7 @@ test-pythons:
 	  if [ -z "$$py" ] || ! $$py -c pass 2>/dev/null; then echo "== Python $$v: not installed here"; continue; fi; \
 	  echo "== $$($$py --version)"; \
 	  { test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; } && \
-	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev,example]' && \
+	  .venv-$$v/bin/python -m pip install --quiet -e '.[dev,example,fuzz]' && \
 	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
 	done
 

@@ -9,6 +9,7 @@ import shlex
 import time
 
 from flask_friendcb.blueprint import callback_paths, get_state
+from flask_friendcb.logging import mask_sign_in_logs
 from flask_friendcb.testing import callback_query, friend_response_body, response_item
 
 from . import create_app, get_service
@@ -16,6 +17,7 @@ from . import create_app, get_service
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    mask_sign_in_logs()  # the development server logs each request line, Sign included
     app = create_app()
     settings = get_state(app).settings
     example = get_service(app).settings

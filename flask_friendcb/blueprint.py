@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app, request, url_for
 from flask.sansio.app import App
+from flask.sansio.blueprints import BlueprintSetupState
 
 from .config import Settings
 from .handler import CallbackHandler
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 EXTENSION_KEY = "friendcb"
 
 # Every method is routed to the view, so that a GET gets the protocol's JSON 405 rather than
-# Flask's HTML one.
+# Flask's HTML one. Flask wants a list; _accept_every_method then lifts it, for methods no list
+# can foresee (PROPFIND, QUERY, any token a client makes up).
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 
 
@@ -89,7 +91,9 @@ class FriendCallbackBlueprint(HookDecorators, Blueprint):
             methods=_METHODS,
             provide_automatic_options=False,
         )
+        self.record(_accept_every_method)
         self.url_value_preprocessor(_exempt_from_csrf)
+        self.record(_add_openapi_route)
         from .cli import add_commands
 
         add_commands(self.cli)
@@ -155,6 +159,33 @@ def callback_view() -> Response:
         answer.body, status=answer.status, headers=answer.headers
     )
     return response
+
+
+def openapi_view() -> Response:
+    """The opt-in route (``FRIENDCB_OPENAPI_ROUTE``): the OpenAPI document of the callback
+    route registered beside it."""
+    from .openapi import openapi_json
+
+    settings = get_state(current_app).settings
+    body = openapi_json(
+        url_for(".callback"), sdkappid=settings.sdkappid, signed=bool(settings.tokens)
+    )
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def _accept_every_method(setup: BlueprintSetupState) -> None:
+    # Runs at each registration, after the callback rule is added: a rule without methods
+    # matches every method, so routing never answers the callback path with its own HTML 405.
+    for rule in setup.app.url_map.iter_rules():
+        if setup.app.view_functions.get(rule.endpoint) is callback_view:
+            rule.methods = None
+
+
+def _add_openapi_route(setup: BlueprintSetupState) -> None:
+    # Runs at each registration, after register() has read the app's settings.
+    route = setup.app.extensions[EXTENSION_KEY].settings.openapi_route
+    if route is not None:
+        setup.add_url_rule(route, "openapi", openapi_view, methods=["GET"])
 
 
 def _exempt_from_csrf(endpoint: str | None, values: dict[str, Any] | None) -> None:

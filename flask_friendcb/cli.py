@@ -30,6 +30,7 @@ def add_commands(group: click.Group) -> None:
     group.add_command(sign_command)
     group.add_command(send_command)
     group.add_command(check_command)
+    group.add_command(openapi_command)
 
 
 @click.command("sign")
@@ -147,6 +148,27 @@ def check_command() -> None:
     )
     if not settings.tokens:
         click.secho("Warning: without a token anyone who knows the URL can call it.", fg="yellow")
+
+
+@click.command("openapi")
+@with_appcontext
+@click.option("--path", help="The callback path to describe (default: the app's own).")
+@click.option("--indent", type=click.IntRange(min=0), default=2, show_default=True)
+def openapi_command(path: str | None, indent: int) -> None:
+    """Print the OpenAPI 3.1 document of the callback route, as JSON."""
+    try:
+        from .openapi import openapi_document
+    except ImportError as error:
+        message = f"this command needs apispec: pip install apispec ({error})"
+        raise click.ClickException(message) from None
+    settings = get_state(current_app).settings
+    if path is None:
+        paths = callback_paths(current_app)
+        if not paths:
+            raise click.UsageError("the app has no callback route; pass --path")
+        path = paths[0]
+    document = openapi_document(path, sdkappid=settings.sdkappid, signed=bool(settings.tokens))
+    click.echo(json.dumps(document, indent=indent or None, ensure_ascii=False))
 
 
 def _post(url: str, body: dict[str, Any]) -> tuple[int, str]:

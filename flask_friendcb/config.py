@@ -6,6 +6,7 @@ the request path trusts a :class:`Settings` object and never looks at configurat
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import time
@@ -50,6 +51,8 @@ class Settings:
     max_content_length: int = 1 << 20
     #: Returns the current Unix time in seconds; replaced in tests to freeze time.
     clock: Callable[[], float] = time.time
+    #: Where to serve the OpenAPI description of the callback (GET), or ``None``: not served.
+    openapi_route: str | None = None
 
     @classmethod
     def from_options(
@@ -107,6 +110,7 @@ class Settings:
         clock = get("clock")
         if not callable(clock):
             raise ConfigError(key("clock"), "must be a callable returning Unix time in seconds")
+        openapi_route = _route(key("openapi_route"), get("openapi_route"))
         return cls(
             sdkappid=sdkappid,
             tokens=tokens,
@@ -117,6 +121,7 @@ class Settings:
             deadline=deadline,
             max_content_length=max_content_length,
             clock=clock,
+            openapi_route=openapi_route,
         )
 
     @classmethod
@@ -151,6 +156,7 @@ _DEFAULTS: dict[str, Any] = {
     "deadline": Settings.deadline,
     "max_content_length": Settings.max_content_length,
     "clock": time.time,
+    "openapi_route": None,
 }
 _OPTION_NAMES = frozenset(_DEFAULTS) | {"sdkappid", "token"}
 
@@ -175,13 +181,30 @@ def _tokens(key: str, value: Any) -> tuple[str, ...]:
     for token in values:
         if not isinstance(token, str):
             raise ConfigError(key, f"every token must be a str, got {type(token).__name__}")
-        if not token:
+        if not token.strip():
             # sha256("" + RequestTime) is computable by anyone: an empty token is no secret.
             raise ConfigError(key, "a token must not be empty")
+        if token != token.strip():
+            # Almost always a newline read from a file or an environment variable; kept, it
+            # would make every Sign mismatch, silently.
+            raise ConfigError(key, "a token must not start or end with whitespace")
         tokens.append(token)
     if not tokens:
         raise ConfigError(key, "the list of tokens is empty")
     return tuple(tokens)
+
+
+def _route(key: str, value: Any) -> str | None:
+    if value is None or value is False:
+        return None
+    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in "<>?#"):
+        raise ConfigError(
+            key, f"must be a path starting with '/' (or None to serve nothing), got {value!r}"
+        )
+    if importlib.util.find_spec("apispec") is None:
+        # Better at start-up than as a failing route.
+        raise ConfigError(key, "needs apispec: pip install apispec")
+    return value
 
 
 def _boolean(key: str, value: Any) -> bool:

@@ -10,6 +10,7 @@ too, so the answer reaches Tencent before its 2 s timeout.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,7 +27,7 @@ from .models import (
     Outcome,
     Reject,
 )
-from .protocol import FRIEND_RESPONSE_COMMAND, ResponseAction
+from .protocol import FRIEND_RESPONSE_COMMAND, ResponseAction, is_code_in_range
 
 logger = logging.getLogger("flask_friendcb.hooks")
 
@@ -112,6 +113,9 @@ class HookRegistry:
     def _add(self, hook: FriendResponseHook, watched: frozenset[ResponseAction] | None) -> None:
         if not callable(hook):
             raise TypeError(f"a hook must be callable, got {hook!r}")
+        if inspect.iscoroutinefunction(hook):
+            # Its coroutine would never run: hooks are called in the request's thread.
+            raise TypeError(f"a hook must be a plain function, not async: {_qualified_name(hook)}")
         self._hooks.append(RegisteredHook(hook, watched, _qualified_name(hook)))
         self._rebuild()
 
@@ -204,6 +208,9 @@ def decide(
     expires = timer() + policy.deadline
     late = False
     for index, item in enumerate(event.items):
+        # Read before any hook runs: the answer echoes the wire, even if a hook forces a change
+        # on the frozen item (object.__setattr__).
+        to_account = item.to_account
         result = None
         for hook in registry.hooks_for(item.response_action):
             if late or timer() >= expires:
@@ -217,7 +224,7 @@ def decide(
                         extra={"friendcb_hook": hook.name, "friendcb_item": index},
                     )
                 late = True
-                result = _fallback(item, Outcome.DEADLINE, hook.name, policy)
+                result = _fallback(to_account, Outcome.DEADLINE, hook.name, policy)
                 break
             try:
                 decision: object = hook.func(item, event)
@@ -226,46 +233,57 @@ def decide(
                     "hook %s raised on item %d (To_Account %r)",
                     hook.name,
                     index,
-                    item.to_account,
+                    to_account,
                     extra={"friendcb_hook": hook.name, "friendcb_item": index},
                 )
-                result = _fallback(item, Outcome.HOOK_ERROR, hook.name, policy)
+                result = _fallback(to_account, Outcome.HOOK_ERROR, hook.name, policy)
                 break
             if decision is None:
                 continue
-            if isinstance(decision, Reject):
-                result = ItemResult(
-                    item.to_account, decision.code, decision.info, Outcome.REJECTED, hook.name
+            try:
+                result = _decided(decision, to_account, hook.name)
+            except Exception:
+                # Logged with a traceback too, so the report looks the same as for a hook that
+                # raised.
+                logger.exception(
+                    "hook %s returned junk on item %d",
+                    hook.name,
+                    index,
+                    extra={"friendcb_hook": hook.name, "friendcb_item": index},
                 )
-            elif isinstance(decision, Allow):
-                result = ItemResult(item.to_account, 0, "", Outcome.ALLOWED, hook.name)
-            else:
-                # Logged with a traceback too, pointing at this line, so the report looks the
-                # same as for a hook that raised.
-                try:
-                    raise TypeError(
-                        f"hook {hook.name} returned {decision!r} "
-                        f"({type(decision).__name__}); expected None, Allow() or Reject(...)"
-                    )
-                except TypeError:
-                    logger.exception(
-                        "hook %s returned junk on item %d",
-                        hook.name,
-                        index,
-                        extra={"friendcb_hook": hook.name, "friendcb_item": index},
-                    )
-                result = _fallback(item, Outcome.HOOK_ERROR, hook.name, policy)
+                result = _fallback(to_account, Outcome.HOOK_ERROR, hook.name, policy)
             break
         if result is None:
-            result = ItemResult(item.to_account, 0, "", Outcome.NO_DECISION)
+            result = ItemResult(to_account, 0, "", Outcome.NO_DECISION)
         results.append(result)
     return FriendResponseAnswer(tuple(results))
 
 
-def _fallback(
-    item: FriendResponseItem, outcome: Outcome, hook: str, policy: HookPolicy
-) -> ItemResult:
-    return ItemResult(item.to_account, policy.result_code, policy.result_info, outcome, hook)
+def _decided(decision: object, to_account: str, hook: str) -> ItemResult:
+    """The result of a hook's decision; raises ``TypeError`` for anything but ``Allow()`` or a
+    well-formed ``Reject``."""
+    if isinstance(decision, Allow):
+        return ItemResult(to_account, 0, "", Outcome.ALLOWED, hook)
+    if isinstance(decision, Reject):
+        # Reject checks itself when built; one forged past its checks is junk like any other.
+        code, info = getattr(decision, "code", None), getattr(decision, "info", None)
+        if isinstance(code, int) and is_code_in_range(code) and isinstance(info, str):
+            return ItemResult(to_account, code, info, Outcome.REJECTED, hook)
+    raise TypeError(
+        f"hook {hook} returned {_safe_repr(decision)} ({type(decision).__name__}); "
+        "expected None, Allow() or Reject(...)"
+    )
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)[:200]
+    except Exception:
+        return object.__repr__(value)
+
+
+def _fallback(to_account: str, outcome: Outcome, hook: str, policy: HookPolicy) -> ItemResult:
+    return ItemResult(to_account, policy.result_code, policy.result_info, outcome, hook)
 
 
 def _actions(actions: Iterable[ResponseAction | str] | None) -> frozenset[ResponseAction] | None:

@@ -7,6 +7,7 @@ overview), except :class:`ErrorCode`, which lists the codes this library itself 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 #: The command this library decides on.
 FRIEND_RESPONSE_COMMAND = "Sns.CallbackPrevFriendResponse"
@@ -19,6 +20,28 @@ QUERY_CLIENT_IP = "ClientIP"
 QUERY_OPT_PLATFORM = "OptPlatform"
 QUERY_SIGN = "Sign"
 QUERY_REQUEST_TIME = "RequestTime"
+
+#: The sample request of Tencent's page for ``Sns.CallbackPrevFriendResponse``.
+SAMPLE_REQUEST: dict[str, Any] = {
+    "CallbackCommand": "Sns.CallbackPrevFriendResponse",
+    "Requester_Account": "id",
+    "From_Account": "id",
+    "ResponseFriendItem": [
+        {
+            "To_Account": "id1",
+            "Remark": "remark1",
+            "TagName": "group1",
+            "ResponseAction": "Response_Action_AgreeAndAdd",
+        },
+        {
+            "To_Account": "id2",
+            "Remark": "remark2",
+            "TagName": "group2",
+            "ResponseAction": "Response_Action_Reject",
+        },
+    ],
+    "EventTime": 1631777645424,
+}
 
 #: Lowest and highest code Tencent accepts to refuse an item (``ResultCode``) or to report a
 #: failure (``ErrorCode``); both ends are included.

@@ -36,30 +36,9 @@ from .protocol import (
     QUERY_REQUEST_TIME,
     QUERY_SDKAPPID,
     QUERY_SIGN,
+    SAMPLE_REQUEST,
     ResponseAction,
 )
-
-#: The sample request of Tencent's page for ``Sns.CallbackPrevFriendResponse``.
-SAMPLE_REQUEST: dict[str, Any] = {
-    "CallbackCommand": "Sns.CallbackPrevFriendResponse",
-    "Requester_Account": "id",
-    "From_Account": "id",
-    "ResponseFriendItem": [
-        {
-            "To_Account": "id1",
-            "Remark": "remark1",
-            "TagName": "group1",
-            "ResponseAction": "Response_Action_AgreeAndAdd",
-        },
-        {
-            "To_Account": "id2",
-            "Remark": "remark2",
-            "TagName": "group2",
-            "ResponseAction": "Response_Action_Reject",
-        },
-    ],
-    "EventTime": 1631777645424,
-}
 
 __all__ = [
     "SAMPLE_REQUEST",

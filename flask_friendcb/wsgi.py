@@ -112,7 +112,10 @@ class FriendCallbackMiddleware(HookDecorators):
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != self.path:
+        path = environ.get("PATH_INFO")
+        if path != self.path:
+            if path is not None and path == self.settings.openapi_route:
+                return self._openapi(environ, start_response)
             return self.wsgi_app(environ, start_response)
         response = respond(self.handler, environ)
         start_response(
@@ -120,6 +123,24 @@ class FriendCallbackMiddleware(HookDecorators):
             [*response.headers, ("Content-Length", str(len(response.body)))],
         )
         return [response.body]
+
+    def _openapi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # The opt-in route (openapi_route=...): the OpenAPI document of the callback path.
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            headers = [("Allow", "GET, HEAD"), ("Content-Length", "0")]
+            start_response("405 Method Not Allowed", headers)
+            return [b""]
+        from .openapi import openapi_json
+
+        body = openapi_json(
+            environ.get("SCRIPT_NAME", "") + self.path,
+            sdkappid=self.settings.sdkappid,
+            signed=bool(self.settings.tokens),
+        )
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
 
     def _send_event_received(self, event: FriendResponseEvent) -> None:
         if event_received.receivers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, settings
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
@@ -23,6 +25,22 @@ from flask_friendcb.testing import (
     callback_query,
     friend_response_body,
     signed_client,
+)
+
+# Property-based tests run a few dozen examples in `make test` (derandomized when CI is set,
+# so CI is deterministic) and thousands in `make fuzz` (HYPOTHESIS_PROFILE=fuzz).
+settings.register_profile(
+    "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("ci", settings.get_profile("dev"), derandomize=True, database=None)
+settings.register_profile(
+    "fuzz",
+    max_examples=3000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
 
 SDKAPPID = "1400000000"

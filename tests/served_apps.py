@@ -1,11 +1,12 @@
 """WSGI apps for tests that run a real server in another process (gunicorn).
 
-Both read the token from FRIENDCB_TEST_TOKEN and use the real clock.
+All read the token from FRIENDCB_TEST_TOKEN and use the real clock.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from flask import Flask
 
@@ -42,3 +43,35 @@ def middleware_app() -> FriendCallbackMiddleware:
         token=os.environ["FRIENDCB_TEST_TOKEN"],
         hooks=friendcb.hooks,
     )
+
+
+def faulty_app() -> Flask:
+    """A Flask app whose hooks fail in every way a hook can, for tests through gunicorn:
+    ``boom...`` raises, ``junk...`` returns junk, ``slow...`` sleeps a second (past the 0.5 s
+    deadline). Its other route, /hello, must not care."""
+    blueprint = FriendCallbackBlueprint()
+
+    @blueprint.on_friend_response
+    def misbehave(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
+        if item.to_account.startswith("boom"):
+            raise RuntimeError("the policy database is down")
+        if item.to_account.startswith("junk"):
+            return "allow, I suppose"  # type: ignore[return-value]
+        if item.to_account.startswith("slow"):
+            time.sleep(1.0)
+        return None
+
+    app = Flask(__name__)
+    app.config.update(
+        FRIENDCB_SDKAPPID=SDKAPPID,
+        FRIENDCB_TOKEN=os.environ["FRIENDCB_TEST_TOKEN"],
+        FRIENDCB_DEADLINE=0.5,
+        FRIENDCB_ON_HOOK_ERROR="reject",
+    )
+
+    @app.get("/hello")
+    def hello() -> dict[str, str]:
+        return {"app": "faulty"}
+
+    app.register_blueprint(blueprint, url_prefix="/im")
+    return app

@@ -500,6 +500,11 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_wire_matrix(receiver: Receiver, case: Case) -> None:
+    assert_case(receiver, case)
+
+
+def assert_case(receiver: Receiver, case: Case) -> None:
+    """Send ``case`` and check its answer: status, shape, ErrorCode and ErrorInfo."""
     query = case.query(receiver) if case.query else None
     answer = receiver.post(case.body, query)
     assert answer.status == case.status, answer.body

@@ -1,0 +1,312 @@
+"""An OpenAPI 3.1 description of the callback endpoint, generated from the wire schemas.
+
+The body and answer schemas come from :mod:`flask_friendcb.schemas` through apispec's
+marshmallow plugin, so the document cannot drift from what the handler parses and dumps; this
+module adds what marshmallow does not know: prose, the query parameters, the security of
+``Sign`` and ``RequestTime``, and which ``ErrorCode`` goes with which status. It needs apispec
+(``pip install apispec``), imported only when a document is asked for.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields, validate
+
+from .protocol import (
+    CODE_MAX,
+    CODE_MIN,
+    FRIEND_RESPONSE_COMMAND,
+    QUERY_CLIENT_IP,
+    QUERY_COMMAND,
+    QUERY_CONTENT_TYPE,
+    QUERY_OPT_PLATFORM,
+    QUERY_REQUEST_TIME,
+    QUERY_SDKAPPID,
+    QUERY_SIGN,
+    SAMPLE_REQUEST,
+    TENCENT_TIMEOUT,
+    ErrorCode,
+)
+from .schemas import EnvelopeSchema, FriendResponseAnswerSchema, FriendResponseBodySchema
+
+OPENAPI_VERSION = "3.1.0"
+_TITLE = "Tencent Cloud Chat friend-response callback"
+
+#: The ``ErrorCode`` values each refusal status carries; the handler raises them in pairs.
+STATUS_CODES: Mapping[int, tuple[ErrorCode, ...]] = {
+    400: (
+        ErrorCode.BODY_NOT_JSON,
+        ErrorCode.BODY_NOT_OBJECT,
+        ErrorCode.BODY_INVALID,
+        ErrorCode.COMMAND_INVALID,
+        ErrorCode.BODY_UNREADABLE,
+        ErrorCode.QUERY_INVALID,
+    ),
+    401: (
+        ErrorCode.SIGN_MISSING,
+        ErrorCode.SIGN_MISMATCH,
+        ErrorCode.REQUEST_TIME_MISSING,
+        ErrorCode.REQUEST_TIME_INVALID,
+        ErrorCode.REQUEST_TIME_STALE,
+    ),
+    403: (ErrorCode.SDKAPPID_MISMATCH,),
+    405: (ErrorCode.METHOD_NOT_ALLOWED,),
+    413: (ErrorCode.BODY_TOO_LARGE,),
+}
+
+_STATUS_DESCRIPTIONS = {
+    400: "The body is empty, not UTF-8, not JSON, not an object, or fails the schema "
+    "(`ErrorInfo` names the field); or `CallbackCommand` is repeated, missing, or differs "
+    "between query and body; or the query has far more parameters than Tencent sends.",
+    401: "`Sign` is missing, repeated or wrong, or `RequestTime` is missing, repeated, not "
+    "ASCII decimal seconds, or outside the allowed skew of the server's clock.",
+    403: "`SdkAppid` is missing, repeated, or not this application's.",
+    405: "Never the answer to a POST: any other method on this path gets it, with `Allow: POST`.",
+    413: "The body is larger than the configured limit; it is refused without being read.",
+}
+
+_CALLBACK_DESCRIPTION = f"""\
+Tencent Cloud Chat calls this endpoint when a user answers friend requests through the client \
+SDK, before the answer is applied, and waits at most {TENCENT_TIMEOUT:g} seconds.
+
+The answer has one `ResultItem` per `ResponseFriendItem`, in the same order: `ResultCode` 0 \
+lets that friend operation go ahead, a code in [{CODE_MIN}, {CODE_MAX}] blocks it. Tencent \
+ignores a non-zero `ErrorCode` by default, so refusals of the whole request never block anything.
+
+Checks run cheapest first: the method, the query (`SdkAppid`, `Sign`, `RequestTime`), and only \
+then the body. Tencent sends every enabled callback to the same URL: a request whose \
+`CallbackCommand` is not `{FRIEND_RESPONSE_COMMAND}` is authenticated the same way and answered \
+`200` with `ActionStatus` OK, plus whatever the application's handler for that command adds."""
+
+# Prose for the generated schemas, by component and wire name.
+_PROPERTY_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
+    "FriendResponseCallback": {
+        "CallbackCommand": f"Always `{FRIEND_RESPONSE_COMMAND}` for this callback; when the "
+        "query has one too, they must be equal. Absent or null, the query's counts.",
+        "Requester_Account": "Who initiated the operation; absent or null reads as empty.",
+        "From_Account": "The user who answers the friend requests.",
+        "ResponseFriendItem": "The answered friend requests, decided one by one.",
+        "EventTime": "When Tencent saw the answer, in milliseconds since the Unix epoch: a JSON "
+        "integer, written without a fraction or exponent (`1.0` is refused).",
+    },
+    "FriendResponseItem": {
+        "To_Account": "The user who sent the friend request.",
+        "Remark": "The remark the responder gives the requester; absent or null reads as empty.",
+        "TagName": "The friend group the responder puts the requester in; absent or null "
+        "reads as empty.",
+        "ResponseAction": "`Response_Action_AgreeAndAdd` accepts and adds back (two-way), "
+        "`Response_Action_Agree` lets the requester add the responder (one-way), "
+        "`Response_Action_Reject` declines.",
+    },
+    "FriendResponseAnswer": {
+        "ActionStatus": "`OK`: the callback was processed.",
+        "ErrorCode": "0, unless the application's handler for another command says otherwise.",
+        "ErrorInfo": "Empty when processed.",
+        "ResultItem": f"Only for `{FRIEND_RESPONSE_COMMAND}`: one verdict per "
+        "`ResponseFriendItem`, in the same order.",
+    },
+    "ResultItem": {
+        "To_Account": "Echoes the item's `To_Account`.",
+        "ResultCode": f"0 allows the item; a code in [{CODE_MIN}, {CODE_MAX}] blocks it.",
+        "ResultInfo": "Passed on by Tencent with a blocking `ResultCode`.",
+    },
+    "CallbackError": {
+        "ActionStatus": "`FAIL`: the request was refused.",
+        "ErrorCode": f"One of the library's codes, in [{CODE_MIN}, {CODE_MAX}].",
+        "ErrorInfo": "Which check failed, in words; never the token or the `Sign`.",
+    },
+}
+
+
+class _FriendResponseCallbackSchema(FriendResponseBodySchema):
+    # The handler routes on CallbackCommand before the body schema runs, so the schema of
+    # schemas.py leaves it out; the document shows the body as Tencent sends it.
+    callback_command = fields.String(
+        data_key="CallbackCommand",
+        allow_none=True,
+        validate=validate.OneOf([FRIEND_RESPONSE_COMMAND]),
+    )
+
+
+def openapi_document(
+    path: str = "/callback",
+    *,
+    sdkappid: str | None = None,
+    signed: bool = True,
+    title: str = _TITLE,
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of a callback served at ``path``, as a new dict.
+
+    ``sdkappid`` restricts the ``SdkAppid`` parameter to that one value (an identifier, not a
+    secret); ``signed`` false leaves out the ``Sign``/``RequestTime`` security, for a receiver
+    that accepts unsigned callbacks.
+    """
+    return copy.deepcopy(_document(path, sdkappid, signed, title))
+
+
+@functools.lru_cache(maxsize=32)
+def openapi_json(
+    path: str = "/callback", *, sdkappid: str | None = None, signed: bool = True
+) -> bytes:
+    """:func:`openapi_document` as compact UTF-8 JSON, built once per set of arguments (the
+    routes serve it)."""
+    document = _document(path, sdkappid, signed, _TITLE)
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+@functools.lru_cache(maxsize=32)
+def _document(path: str, sdkappid: str | None, signed: bool, title: str) -> dict[str, Any]:
+    from . import __version__
+
+    spec = APISpec(
+        title=title,
+        version=__version__,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Generated by flask-friendcb from its wire schemas."},
+    )
+    spec.components.schema("FriendResponseCallback", schema=_FriendResponseCallbackSchema)
+    spec.components.schema("FriendResponseAnswer", schema=FriendResponseAnswerSchema)
+    spec.components.schema("CallbackError", schema=EnvelopeSchema)
+    if signed:
+        spec.components.security_scheme(
+            QUERY_SIGN,
+            {
+                "type": "apiKey",
+                "in": "query",
+                "name": QUERY_SIGN,
+                "description": "sha256(token + RequestTime) as 64 lower-case hex digits: "
+                "plain SHA-256 of the console's callback token followed by the decimal "
+                "RequestTime, compared in constant time against every configured token.",
+            },
+        )
+        spec.components.security_scheme(
+            QUERY_REQUEST_TIME,
+            {
+                "type": "apiKey",
+                "in": "query",
+                "name": QUERY_REQUEST_TIME,
+                "description": "Unix time in seconds, 1 to 12 ASCII digits, within the allowed "
+                "skew (60 s by default) of the server's clock, either way.",
+            },
+        )
+    operation: dict[str, Any] = {
+        "operationId": "friendResponseCallback",
+        "summary": FRIEND_RESPONSE_COMMAND,
+        "description": _CALLBACK_DESCRIPTION,
+        "parameters": _parameters(sdkappid),
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": _FriendResponseCallbackSchema,
+                    "example": copy.deepcopy(SAMPLE_REQUEST),
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Processed: one verdict per item, in order.",
+                "content": {"application/json": {"schema": FriendResponseAnswerSchema}},
+            },
+            **{str(status): _refusal(status) for status in sorted(STATUS_CODES)},
+        },
+    }
+    if signed:
+        # Both at once: a Sign proves the token only together with its RequestTime.
+        operation["security"] = [{QUERY_SIGN: [], QUERY_REQUEST_TIME: []}]
+    spec.path(path=path, operations={"post": operation})
+    document = spec.to_dict()
+    _annotate(document["components"]["schemas"])
+    return document
+
+
+def _parameters(sdkappid: str | None) -> list[dict[str, Any]]:
+    def query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"name": name, "in": "query", "description": description, "schema": schema, **extra}
+
+    return [
+        query(
+            QUERY_SDKAPPID,
+            "The application's SDKAppID; a request for another is refused (403). Names are "
+            "case-sensitive, and a parameter given twice counts as missing.",
+            {"type": "string", "enum": [sdkappid]}
+            if sdkappid is not None
+            else {"type": "string", "pattern": "^[0-9]+$"},
+            required=True,
+        ),
+        query(
+            QUERY_COMMAND,
+            f"`{FRIEND_RESPONSE_COMMAND}`; must equal the body's `CallbackCommand` when both "
+            "are present. Other commands sent to the same URL get the plain OK answer.",
+            {"type": "string", "enum": [FRIEND_RESPONSE_COMMAND]},
+            required=True,
+        ),
+        query(QUERY_CONTENT_TYPE, "`json`; not checked.", {"type": "string"}),
+        query(QUERY_CLIENT_IP, "The chat client's IP address; free text.", {"type": "string"}),
+        query(
+            QUERY_OPT_PLATFORM,
+            "The chat client's platform (`iOS`, `Android`, `Web`, `RESTAPI`, ...); free text, "
+            "never a reason to refuse.",
+            {"type": "string"},
+        ),
+    ]
+
+
+def _refusal(status: int) -> dict[str, Any]:
+    codes = STATUS_CODES[status]
+    listing = ", ".join(f"{int(code)} `{code.name}`" for code in codes)
+    response: dict[str, Any] = {
+        "description": f"{_STATUS_DESCRIPTIONS[status]} `ErrorCode`: {listing}.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/CallbackError"},
+                        {
+                            "type": "object",
+                            "properties": {"ErrorCode": {"enum": [int(c) for c in codes]}},
+                        },
+                    ]
+                }
+            }
+        },
+    }
+    if status == 405:
+        allow = {"type": "string", "enum": ["POST"]}
+        response["headers"] = {"Allow": {"description": "Always `POST`.", "schema": allow}}
+    return response
+
+
+def _annotate(schemas: dict[str, Any]) -> None:
+    for name, descriptions in _PROPERTY_DESCRIPTIONS.items():
+        for key, text in descriptions.items():
+            schemas[name]["properties"][key]["description"] = text
+    # What marshmallow's dump-only fields cannot say: which values the answers hold.
+    answer = schemas["FriendResponseAnswer"]
+    answer["required"] = ["ActionStatus", "ErrorCode", "ErrorInfo"]
+    answer["properties"]["ActionStatus"]["enum"] = ["OK"]
+    # A handler of another command may add fields to its OK answer.
+    answer.pop("additionalProperties", None)
+    result = schemas["ResultItem"]
+    result["required"] = ["To_Account", "ResultCode", "ResultInfo"]
+    result["properties"]["ResultCode"]["anyOf"] = [
+        {"const": 0},
+        {"minimum": CODE_MIN, "maximum": CODE_MAX},
+    ]
+    error = schemas["CallbackError"]
+    error["required"] = ["ActionStatus", "ErrorCode", "ErrorInfo"]
+    error["properties"]["ActionStatus"]["enum"] = ["FAIL"]
+    error["properties"]["ErrorCode"].update(minimum=CODE_MIN, maximum=CODE_MAX)
+    item = schemas["FriendResponseItem"]
+    item["properties"]["ResponseAction"]["type"] = "string"
+
+
+__all__ = ["OPENAPI_VERSION", "STATUS_CODES", "openapi_document", "openapi_json"]
