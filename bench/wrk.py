@@ -41,6 +41,16 @@ def find_wrk() -> str:
     return found
 
 
+def version() -> str:
+    """wrk's version, as ``wrk --version`` prints it ("debian/4.1.0-3+b2")."""
+    # wrk prints its version, then its usage, and exits with 1.
+    output = subprocess.run(
+        [find_wrk(), "--version"], capture_output=True, text=True, check=False
+    ).stdout
+    words = output.split()
+    return words[1] if len(words) > 1 and words[0] == "wrk" else "unknown"
+
+
 def run(
     script: Path,
     address: str,

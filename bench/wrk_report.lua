@@ -55,6 +55,7 @@ function report.summary(summary, latency)
       latency_p50_us = latency:percentile(50),
       latency_p99_us = latency:percentile(99),
       latency_mean_us = latency.mean,
+      latency_max_us = latency.max,
    }
 end
 
