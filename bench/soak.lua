@@ -17,6 +17,10 @@
 --
 -- A connection waits THINK_MS between an answer and its next request, as a network round trip
 -- would make Tencent wait (bench/soak.py says why).
+--
+-- The service answers a body over its limit (413) without reading it. wrk expects no answer
+-- before its request is written; it writes each request with one write(), which Linux's
+-- loopback takes whole even for the 1 MiB body (its send buffer grows to 4 MiB by default).
 
 local report = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk_report.lua")
 

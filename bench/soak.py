@@ -5,11 +5,19 @@ counted against the plan.
 ``make soak`` runs the full size (20,000 requests at concurrency 32, 10% hostile), prints the
 report and writes ``docs/soak.json``; ``tests/test_soak.py`` runs a small one in ``make test``.
 
+How: the plan (``soak_plan.py``) is written to a file before the service starts; the
+service gets a fresh SQLite database with a blocklist, and is started with the README's
+gunicorn command on a free loopback port; the load starts once every worker has answered (the
+access log holds worker pids, nothing else). wrk (``soak.lua``) then sends each planned request
+once, signed at its own second, and counts the answers by status and ``ErrorCode``, and the
+items of 200 answers by ``ResultCode``; wrk cannot tell which answer went with which request,
+so ``tests/test_soak.py`` also replays a plan in process, request by request.
+
 What is checked, and makes the run fail: every planned request sent once and answered; no 5xx,
 no timeout (an answer slower than Tencent's 2 s) and no socket error; each kind of request
 answered with its status and ``ErrorCode``; each policy's ``ResultCode`` on the items it must
 decide; and the audit log holding one callback row per valid callback answered 200, one
-decision row per item answered, with the same ``ResultCode``\\ s, and no hook that failed.
+decision row per item answered, with the same result codes, and no hook that failed.
 """
 
 from __future__ import annotations
@@ -219,6 +227,7 @@ class SoakResult:
             "latency_p50_us": self.report["latency_p50_us"],
             "latency_p99_us": self.report["latency_p99_us"],
             "latency_mean_us": self.report["latency_mean_us"],
+            "latency_max_us": self.report["latency_max_us"],
             "server_cpu_us_per_request": self.server_cpu_s * 1e6 / max(self.answered, 1),
             "errors": {
                 what: self.report[f"{what}_errors"]
@@ -331,6 +340,10 @@ def describe(result: SoakResult, env: dict[str, Any]) -> str:
         f"| {data['errors']['timeout']} | {data['rps']:,.0f} "
         f"| {data['latency_p50_us'] / 1000:.1f} ms | {data['latency_p99_us'] / 1000:.1f} ms "
         f"| {data['server_cpu_us_per_request']:,.0f} µs |",
+        "",
+        f"slowest answer {data['latency_max_us'] / 1000:.0f} ms; workers served "
+        + " and ".join(f"{n:,}" for n in data["settings"].get("requests_per_worker", []))
+        + " requests",
         "",
         "| answer | requests | expected | got |",
         "| --- | --- | ---: | ---: |",
