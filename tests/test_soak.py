@@ -35,6 +35,7 @@ from bench.soak_plan import (
     write_signs,
 )
 from example_app import PolicyCode, create_app, get_service
+from example_app.store import Store
 from flask_friendcb.config import Settings
 from flask_friendcb.testing import sign
 
@@ -92,6 +93,8 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> soak.SoakResult:
     plan = build_plan(400, hostile_share=0.25)
     database = str(tmp_path_factory.mktemp("replay") / "soak.sqlite3")
     result, by_kind = replay_in_process(plan, database)
+    # A run that passed: the mutations below each break one count of it.
+    assert result.problems() == []
     # Each kind of request got its own answer, every time.
     assert by_kind == {
         name: Counter({KINDS[name].answer: count}) for name, count in plan.sent().items()
@@ -163,8 +166,6 @@ def test_plan_and_signs_files_are_what_soak_lua_reads(tmp_path: Path) -> None:
 def test_the_blocklist_is_set_before_the_run(tmp_path: Path) -> None:
     database = str(tmp_path / "soak.sqlite3")
     soak.block_known_spammers(database)
-    from example_app.store import Store
-
     store = Store(database)
     try:
         assert sorted(entry.account for entry in store.blocklist()) == sorted(BLOCKED)
