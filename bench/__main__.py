@@ -6,16 +6,14 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from . import endtoend, inprocess, memory
 from .apps import KINDS, LABELS
+from .environment import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 #: In-process bars and aims for (c)/(b), by item count; end to end, (c) keeps this share of
@@ -23,29 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BARS = {1: (1.5, 1.25), 10: (2.5, 1.8), 100: (6.0, 4.0)}
 E2E_BAR = 0.85
 MEMORY_BAR_KIB = 5 * 1024
-
-
-def environment() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import os
-
-    return {
-        "date": datetime.date.today().isoformat(),
-        "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "versions": {
-            name: version(name)
-            for name in ("flask-friendcb", "Flask", "Werkzeug", "marshmallow", "gunicorn")
-        },
-    }
 
 
 def print_inprocess(result: inprocess.InProcessResult) -> list[str]:

@@ -11,10 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,8 +20,10 @@ from typing import Any
 
 from tests.servers import gunicorn
 
+from . import wrk
 from .apps import PATH
 from .inprocess import AnswerMismatch, expected_answer
+from .server_cpu import server_cpu_seconds
 from .workload import body_bytes, signed_query
 
 LUA = Path(__file__).with_name("signed_post.lua")
@@ -72,14 +71,6 @@ class EndToEndResult:
         }
 
 
-def find_wrk() -> str:
-    """The path of wrk (``make bench`` installs Debian's package when it is missing)."""
-    found = shutil.which("wrk")
-    if not found:
-        raise RuntimeError("wrk is not installed: run `make bench`, or apt-get install wrk")
-    return found
-
-
 def _check(address: str, body: bytes) -> None:
     host, port = address.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -98,52 +89,22 @@ def _check(address: str, body: bytes) -> None:
         raise AnswerMismatch(f"{address} answered {reply.status} {data[:200]!r}")
 
 
-def _server_cpu_seconds(address: str) -> float:
-    """CPU seconds used so far by the gunicorn serving ``address``: its master and workers,
-    found by the ``--bind`` in their command line (Linux's /proc)."""
-    needle = f"--bind\0{address}\0".encode()
-    ticks = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                if needle not in cmdline.read():
-                    continue
-            with open(f"/proc/{entry.name}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a process that ended meanwhile
-        ticks += int(fields[11]) + int(fields[12])  # utime and stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def _wrk(
-    wrk: str, address: str, body_file: str, seconds: float, threads: int, connections: int
+    address: str, body_file: str, seconds: float, threads: int, connections: int
 ) -> dict[str, Any]:
-    cpu_before = _server_cpu_seconds(address)
-    output = subprocess.run(
-        [
-            wrk,
-            f"--threads={threads}",
-            f"--connections={connections}",
-            f"--duration={seconds:g}s",
-            "--timeout=5s",
-            f"--script={LUA}",
-            f"http://{address}",
-            "--",
-            f"{PATH}?{signed_query()}",
-            body_file,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    run: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    run["server_cpu_us"] = (_server_cpu_seconds(address) - cpu_before) * 1e6
+    cpu_before = server_cpu_seconds(address)
+    run = wrk.run(
+        LUA,
+        address,
+        threads=threads,
+        connections=connections,
+        seconds=seconds,
+        script_args=(f"{PATH}?{signed_query()}", body_file),
+    )
+    run["server_cpu_us"] = (server_cpu_seconds(address) - cpu_before) * 1e6
     errors = sum(run[key] for key in run if key.endswith("_errors"))
     if errors or not run["requests"]:
-        raise AnswerMismatch(f"wrk against {address}: {errors} errors, {run}\n{output}")
+        raise AnswerMismatch(f"wrk against {address}: {errors} errors, {run}")
     return run
 
 
@@ -167,7 +128,7 @@ def run(
     one-second warm-up of each."""
     if seconds >= 50:
         raise ValueError("each wrk run must stay well inside the 60 s RequestTime window")
-    wrk = find_wrk()
+    wrk.find_wrk()  # before any server starts: no wrk, no run
     body = body_bytes(items)
     result = EndToEndResult(
         {
@@ -186,12 +147,12 @@ def run(
         body_file.flush()
         for address in addresses.values():
             _check(address, body)
-            _wrk(wrk, address, body_file.name, 1, threads, connections)
+            _wrk(address, body_file.name, 1, threads, connections)
         for number in range(rounds):
             order = list(APPS) if number % 2 == 0 else list(reversed(APPS))
             for kind in order:
                 result.runs[kind].append(
-                    _wrk(wrk, addresses[kind], body_file.name, seconds, threads, connections)
+                    _wrk(addresses[kind], body_file.name, seconds, threads, connections)
                 )
             if progress:
                 print(f"  wrk round {number + 1}/{rounds}", end="\r", flush=True)

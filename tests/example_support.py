@@ -8,7 +8,9 @@ import http.client
 import json
 import re
 import shlex
+import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from flask_friendcb.testing import callback_query, friend_response_body
@@ -44,6 +46,44 @@ def serve_example(
     }
     with gunicorn(app, env=environment, args=[*command, *args]) as address:
         yield address
+
+
+def documented_workers() -> int:
+    """How many workers the documented command starts."""
+    command = documented_gunicorn_command()
+    return int(command[command.index("--workers") + 1])
+
+
+def access_log_args(path: Path) -> list[str]:
+    """gunicorn arguments for an access log at ``path`` that holds only each request's worker
+    pid: enough to see which workers served, and no Sign in a file."""
+    return ["--access-logfile", str(path), "--access-logformat", "%(p)s"]
+
+
+def workers_seen(path: Path) -> set[str]:
+    """The pids of the workers that have answered, from an access log of
+    :func:`access_log_args`."""
+    return set(path.read_text().split()) if path.exists() else set()
+
+
+def wait_for_workers(address: str, access_log: Path, count: int, *, within: float = 60) -> None:
+    """Send requests that change nothing (``GET /api/stats``), one connection each, until
+    ``count`` workers have answered: gunicorn listens before its workers have loaded the app,
+    and a worker's first request waits for that."""
+    deadline = time.monotonic() + within
+    host, port = address.split(":")
+    while len(workers_seen(access_log)) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(workers_seen(access_log))} of {count} workers answered")
+        connection = http.client.HTTPConnection(host, int(port), timeout=within)
+        try:
+            connection.request("GET", "/api/stats")
+            reply = connection.getresponse()
+            reply.read()
+        finally:
+            connection.close()
+        assert reply.status == 200, reply.status
+        time.sleep(0.02)
 
 
 def send(

@@ -16,21 +16,18 @@ from example_app import PolicyCode
 from example_app.store import Store
 from flask_friendcb.testing import response_item
 
-from .example_support import documented_gunicorn_command, send, serve_example
+from .example_support import (
+    access_log_args,
+    documented_gunicorn_command,
+    send,
+    serve_example,
+    workers_seen,
+)
 
 # Bounded: at most this many callbacks, from this many client threads.
 MAX_CALLBACKS = 600
 BATCH = 60
 CLIENTS = 8
-
-
-def access_log_args(path: Path) -> list[str]:
-    # Only the worker's pid is logged: enough to see that both served, and no Sign in a file.
-    return ["--access-logfile", str(path), "--access-logformat", "%(p)s"]
-
-
-def workers_seen(path: Path) -> set[str]:
-    return set(path.read_text().split()) if path.exists() else set()
 
 
 def next_event(reply: http.client.HTTPResponse, name: str, *, within: float) -> dict[str, str]:
