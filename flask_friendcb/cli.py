@@ -159,7 +159,7 @@ def openapi_command(path: str | None, indent: int) -> None:
     try:
         from .openapi import openapi_document
     except ImportError as error:
-        message = f"this command needs apispec: pip install apispec ({error})"
+        message = f"this command needs apispec: pip install 'flask-friendcb[openapi]' ({error})"
         raise click.ClickException(message) from None
     settings = get_state(current_app).settings
     if path is None:

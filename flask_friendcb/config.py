@@ -203,7 +203,7 @@ def _route(key: str, value: Any) -> str | None:
         )
     if importlib.util.find_spec("apispec") is None:
         # Better at start-up than as a failing route.
-        raise ConfigError(key, "needs apispec: pip install apispec")
+        raise ConfigError(key, "needs apispec: pip install 'flask-friendcb[openapi]'")
     return value
 
 

@@ -4,7 +4,7 @@ The body and answer schemas come from :mod:`flask_friendcb.schemas` through apis
 marshmallow plugin, so the document cannot drift from what the handler parses and dumps; this
 module adds what marshmallow does not know: prose, the query parameters, the security of
 ``Sign`` and ``RequestTime``, and which ``ErrorCode`` goes with which status. It needs apispec
-(``pip install apispec``), imported only when a document is asked for.
+(``pip install 'flask-friendcb[openapi]'``), imported only when a document is asked for.
 """
 
 from __future__ import annotations

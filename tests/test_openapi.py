@@ -186,13 +186,13 @@ def test_without_apispec_the_route_fails_at_registration_and_the_cli_says_why(
         "find_spec",
         lambda name, *a: None if name == "apispec" else find_spec(name, *a),
     )
-    with pytest.raises(ConfigError, match="pip install apispec"):
+    with pytest.raises(ConfigError, match=re.escape("pip install 'flask-friendcb[openapi]'")):
         flask_app(FRIENDCB_OPENAPI_ROUTE="/openapi.json")
     app, _ = flask_app()
     monkeypatch.setitem(sys.modules, "flask_friendcb.openapi", None)  # import fails
     result = app.test_cli_runner().invoke(args=["friendcb", "openapi"])
     assert result.exit_code == 1
-    assert "pip install apispec" in result.output
+    assert "pip install 'flask-friendcb[openapi]'" in result.output
 
 
 def test_cli_prints_the_document() -> None:
