@@ -128,6 +128,14 @@ class CallbackHandler:
             return CallbackResponse(
                 refusal.status, self._envelope(refusal.code, refusal.info[:_MAX_INFO]), headers
             )
+        except Exception:
+            # Never expected: every input has its answer above. Should a bug slip through, the
+            # caller still gets the protocol's JSON, not a server's HTML page, and Tencent goes
+            # ahead as if no callback were configured.
+            logger.exception("callback could not be answered")
+            return CallbackResponse(
+                500, self._envelope(ErrorCode.INTERNAL_ERROR, "the callback could not be answered")
+            )
 
     def _handle(
         self,
@@ -260,7 +268,7 @@ class CallbackHandler:
             _observe(self.on_event, event)
         answer = decide(self.hooks, event, self._policy)
         if logger.isEnabledFor(logging.INFO):
-            _log_decisions(event, answer)
+            _log_decisions(data["from_account"], answer)
         if self.on_answer is not None:
             _observe(self.on_answer, event, answer)
         payload = self._answer_schema.dump(
@@ -298,26 +306,28 @@ class CallbackHandler:
         )
 
 
-def _log_decisions(event: FriendResponseEvent, answer: FriendResponseAnswer) -> None:
+def _log_decisions(from_account: str, answer: FriendResponseAnswer) -> None:
     # Blocked items at INFO, allowed ones at DEBUG; the extra= fields are for log pipelines
-    # that index records, the message for people.
-    for item, result in zip(event.items, answer.results, strict=True):
+    # that index records, the message for people. Only the results are read: they hold what
+    # came on the wire, whatever a hook did to the event.
+    for result in answer.results:
         level = logging.DEBUG if result.allowed else logging.INFO
         if not logger.isEnabledFor(level):
             continue
+        action = result.response_action.value if result.response_action else ""
         logger.log(
             level,
             "%s %s: From_Account %s, To_Account %s, ResultCode %d (%s)",
             "allowed" if result.allowed else "blocked",
-            item.response_action.value,
-            describe(event.from_account),
+            action,
+            describe(from_account),
             describe(result.to_account),
             result.result_code,
             result.hook or "no hook decided",
             extra={
-                "friendcb_from_account": event.from_account,
+                "friendcb_from_account": from_account,
                 "friendcb_to_account": result.to_account,
-                "friendcb_action": item.response_action.value,
+                "friendcb_action": action,
                 "friendcb_result_code": result.result_code,
                 "friendcb_outcome": result.outcome.value,
                 "friendcb_hook": result.hook,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
+from .auth import describe
 from .models import (
     Allow,
     CallbackContext,
@@ -207,12 +208,12 @@ def decide(
     results = []
     expires = timer() + policy.deadline
     late = False
-    for index, item in enumerate(event.items):
-        # Read before any hook runs: the answer echoes the wire, even if a hook forces a change
-        # on the frozen item (object.__setattr__).
-        to_account = item.to_account
+    # Read before any hook runs: the answer echoes the wire, even if a hook forces a change on
+    # the frozen event or on an item (object.__setattr__).
+    wire = [(item, item.to_account, item.response_action) for item in event.items]
+    for index, (item, to_account, action) in enumerate(wire):
         result = None
-        for hook in registry.hooks_for(item.response_action):
+        for hook in registry.hooks_for(action):
             if late or timer() >= expires:
                 if not late:
                     logger.warning(
@@ -220,28 +221,28 @@ def decide(
                         policy.deadline,
                         hook.name,
                         index,
-                        len(event.items),
+                        len(wire),
                         extra={"friendcb_hook": hook.name, "friendcb_item": index},
                     )
                 late = True
-                result = _fallback(to_account, Outcome.DEADLINE, hook.name, policy)
+                result = _fallback(to_account, action, Outcome.DEADLINE, hook.name, policy)
                 break
             try:
                 decision: object = hook.func(item, event)
             except Exception:
                 logger.exception(
-                    "hook %s raised on item %d (To_Account %r)",
+                    "hook %s raised on item %d (To_Account %s)",
                     hook.name,
                     index,
-                    to_account,
+                    describe(to_account),
                     extra={"friendcb_hook": hook.name, "friendcb_item": index},
                 )
-                result = _fallback(to_account, Outcome.HOOK_ERROR, hook.name, policy)
+                result = _fallback(to_account, action, Outcome.HOOK_ERROR, hook.name, policy)
                 break
             if decision is None:
                 continue
             try:
-                result = _decided(decision, to_account, hook.name)
+                result = _decided(decision, to_account, action, hook.name)
             except Exception:
                 # Logged with a traceback too, so the report looks the same as for a hook that
                 # raised.
@@ -251,24 +252,25 @@ def decide(
                     index,
                     extra={"friendcb_hook": hook.name, "friendcb_item": index},
                 )
-                result = _fallback(to_account, Outcome.HOOK_ERROR, hook.name, policy)
+                result = _fallback(to_account, action, Outcome.HOOK_ERROR, hook.name, policy)
             break
         if result is None:
-            result = ItemResult(to_account, 0, "", Outcome.NO_DECISION)
+            result = ItemResult(to_account, 0, "", Outcome.NO_DECISION, None, action)
         results.append(result)
     return FriendResponseAnswer(tuple(results))
 
 
-def _decided(decision: object, to_account: str, hook: str) -> ItemResult:
+def _decided(decision: object, to_account: str, action: ResponseAction, hook: str) -> ItemResult:
     """The result of a hook's decision; raises ``TypeError`` for anything but ``Allow()`` or a
     well-formed ``Reject``."""
     if isinstance(decision, Allow):
-        return ItemResult(to_account, 0, "", Outcome.ALLOWED, hook)
+        return ItemResult(to_account, 0, "", Outcome.ALLOWED, hook, action)
     if isinstance(decision, Reject):
         # Reject checks itself when built; one forged past its checks is junk like any other.
         code, info = getattr(decision, "code", None), getattr(decision, "info", None)
+        # isinstance first narrows the type; int() drops an int subclass's overrides.
         if isinstance(code, int) and is_code_in_range(code) and isinstance(info, str):
-            return ItemResult(to_account, code, info, Outcome.REJECTED, hook)
+            return ItemResult(to_account, int(code), info, Outcome.REJECTED, hook, action)
     raise TypeError(
         f"hook {hook} returned {_safe_repr(decision)} ({type(decision).__name__}); "
         "expected None, Allow() or Reject(...)"
@@ -282,8 +284,10 @@ def _safe_repr(value: object) -> str:
         return object.__repr__(value)
 
 
-def _fallback(to_account: str, outcome: Outcome, hook: str, policy: HookPolicy) -> ItemResult:
-    return ItemResult(to_account, policy.result_code, policy.result_info, outcome, hook)
+def _fallback(
+    to_account: str, action: ResponseAction, outcome: Outcome, hook: str, policy: HookPolicy
+) -> ItemResult:
+    return ItemResult(to_account, policy.result_code, policy.result_info, outcome, hook, action)
 
 
 def _actions(actions: Iterable[ResponseAction | str] | None) -> frozenset[ResponseAction] | None:

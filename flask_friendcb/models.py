@@ -138,6 +138,8 @@ class ItemResult:
     outcome: Outcome
     #: The qualified name of the hook that decided or failed, or ``None``.
     hook: str | None = None
+    #: The item's ``ResponseAction``, as it came on the wire.
+    response_action: ResponseAction | None = None
 
     @property
     def allowed(self) -> bool:

@@ -59,6 +59,7 @@ STATUS_CODES: Mapping[int, tuple[ErrorCode, ...]] = {
     403: (ErrorCode.SDKAPPID_MISMATCH,),
     405: (ErrorCode.METHOD_NOT_ALLOWED,),
     413: (ErrorCode.BODY_TOO_LARGE,),
+    500: (ErrorCode.INTERNAL_ERROR,),
 }
 
 _STATUS_DESCRIPTIONS = {
@@ -70,6 +71,8 @@ _STATUS_DESCRIPTIONS = {
     403: "`SdkAppid` is missing, repeated, or not this application's.",
     405: "Never the answer to a POST: any other method on this path gets it, with `Allow: POST`.",
     413: "The body is larger than the configured limit; it is refused without being read.",
+    500: "Never expected: a bug in the library, logged with its traceback. Still the protocol's "
+    "JSON, and Tencent goes ahead as if no callback were configured.",
 }
 
 _CALLBACK_DESCRIPTION = f"""\

@@ -101,6 +101,8 @@ class ErrorCode(enum.IntEnum):
     QUERY_INVALID = 38916
     #: The route only answers POST (HTTP 405).
     METHOD_NOT_ALLOWED = 38920
+    #: The library failed (a bug, never an input): logged with its traceback (HTTP 500).
+    INTERNAL_ERROR = 38930
     #: Default ``ResultCode`` for an item whose hooks failed under the "reject" policy.
     HOOK_FAILED = 38999
 

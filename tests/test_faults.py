@@ -17,6 +17,7 @@ import pytest
 
 from flask_friendcb import (
     Allow,
+    ErrorCode,
     FriendResponseEvent,
     FriendResponseItem,
     HookRegistry,
@@ -107,15 +108,22 @@ def test_an_exception_whose_message_raises_costs_one_decision(rejecting: Receive
     assert result_codes(answer) == [("a", HOOK_FAILED)]
 
 
+@pytest.mark.parametrize("log_level", [logging.WARNING, logging.DEBUG])
 def test_a_hook_forcing_a_change_on_the_item_cannot_change_the_answer(
-    rejecting: Receiver,
+    rejecting: Receiver, log_level: int, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # At DEBUG every decision is logged: the log must read what came on the wire too.
+    caplog.set_level(log_level, logger="flask_friendcb")
     seen = []
 
     @rejecting.hooks.on_friend_response
     def vandal(item: FriendResponseItem, event: FriendResponseEvent) -> None:
+        for each in event.items:
+            # Later items' actions too: they must still find their own hooks.
+            object.__setattr__(each, "response_action", "not an action")
         object.__setattr__(item, "to_account", "someone-else")
         object.__setattr__(event, "items", ())
+        object.__setattr__(event, "from_account", 42)
 
     @rejecting.hooks.on_friend_response
     def later(item: FriendResponseItem, event: FriendResponseEvent) -> Reject:
@@ -126,6 +134,28 @@ def test_a_hook_forcing_a_change_on_the_item_cannot_change_the_answer(
     # One result per item of the wire, in order, each echoing the wire's To_Account.
     assert result_codes(answer) == [("a", 38001), ("b", 38001), ("c", 38001)]
     assert seen == ["someone-else"] * 3
+    if log_level == logging.DEBUG:
+        logged = [r.friendcb_to_account for r in caplog.records if hasattr(r, "friendcb_outcome")]
+        assert logged == ["a", "b", "c"]
+
+
+def test_a_bug_past_every_check_still_gets_the_protocols_json(
+    rejecting: Receiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("flask_friendcb.handler.decide", broken)
+    answer = rejecting.post(items("a"))
+    assert answer.status == 500
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json == {
+        "ActionStatus": "FAIL",
+        "ErrorCode": ErrorCode.INTERNAL_ERROR,
+        "ErrorInfo": "the callback could not be answered",
+    }
+    record = next(r for r in caplog.records if "could not be answered" in r.getMessage())
+    assert record.exc_info is not None
 
 
 def test_a_hook_assigning_to_the_frozen_event_fails_alone(rejecting: Receiver) -> None:

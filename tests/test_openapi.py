@@ -26,7 +26,7 @@ from .servers import ROOT
 from .test_wire import CASES
 
 # Every status of the README's wire table.
-WIRE_STATUSES = {"200", "400", "401", "403", "405", "413"}
+WIRE_STATUSES = {"200", "400", "401", "403", "405", "413", "500"}
 
 
 @pytest.mark.parametrize("signed", [True, False])
