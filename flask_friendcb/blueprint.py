@@ -18,8 +18,7 @@ from flask.sansio.blueprints import BlueprintSetupState
 from .config import Settings
 from .handler import CallbackHandler
 from .hooks import HookDecorators, HookRegistry
-from .models import FriendResponseAnswer, FriendResponseEvent
-from .signals import answer_decided, event_received
+from .signals import SignalSender
 from .wsgi import respond
 
 if TYPE_CHECKING:
@@ -111,20 +110,13 @@ class FriendCallbackBlueprint(HookDecorators, Blueprint):
 
 
 def _create_state(app: App, blueprint: FriendCallbackBlueprint) -> FriendCallbackState:
-    def send_event_received(event: FriendResponseEvent) -> None:
-        if event_received.receivers:
-            event_received.send(app, event=event)
-
-    def send_answer_decided(event: FriendResponseEvent, answer: FriendResponseAnswer) -> None:
-        if answer_decided.receivers:
-            answer_decided.send(app, event=event, answer=answer)
-
     settings = Settings.from_flask_config(app.config)
+    signals = SignalSender(app)
     handler = CallbackHandler(
         settings,
         blueprint.hooks,
-        on_event=send_event_received,
-        on_answer=send_answer_decided,
+        on_event=signals.event_received,
+        on_answer=signals.answer_decided,
     )
     return FriendCallbackState(blueprint, settings, handler)
 

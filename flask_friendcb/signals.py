@@ -14,7 +14,15 @@ ignored, so watching can never cost Tencent its answer::
 
 from __future__ import annotations
 
-from blinker import Namespace
+import inspect
+import logging
+from typing import Any
+
+from blinker import NamedSignal, Namespace
+
+from .models import FriendResponseAnswer, FriendResponseEvent
+
+logger = logging.getLogger("flask_friendcb")
 
 friendcb_signals = Namespace()
 
@@ -25,3 +33,38 @@ event_received = friendcb_signals.signal("friendcb-event-received")
 #: Sent with ``event`` and ``answer`` (a :class:`~flask_friendcb.models.FriendResponseAnswer`)
 #: once the hooks have decided, before the answer is sent.
 answer_decided = friendcb_signals.signal("friendcb-answer-decided")
+
+
+class SignalSender:
+    """Sends the signals with one sender (a Flask app, a middleware): the observers an adapter
+    hands to the handler.
+
+    Each receiver is called on its own, so that one that raises is logged and the others still
+    run (blinker's ``send`` would stop at the first exception).
+    """
+
+    def __init__(self, sender: Any) -> None:
+        self.sender = sender
+
+    def event_received(self, event: FriendResponseEvent) -> None:
+        """Send :data:`event_received`."""
+        _send(event_received, self.sender, event=event)
+
+    def answer_decided(self, event: FriendResponseEvent, answer: FriendResponseAnswer) -> None:
+        """Send :data:`answer_decided`."""
+        _send(answer_decided, self.sender, event=event, answer=answer)
+
+
+def _send(signal: NamedSignal, sender: Any, **kwargs: Any) -> None:
+    if not signal.receivers:
+        return
+    for receiver in signal.receivers_for(sender):
+        if inspect.iscoroutinefunction(receiver):
+            logger.error(
+                "observer %r of signal %s is async and cannot run here", receiver, signal.name
+            )
+            continue
+        try:
+            receiver(sender, **kwargs)
+        except Exception:
+            logger.exception("observer %r of signal %s failed", receiver, signal.name)

@@ -15,8 +15,7 @@ from .config import Settings
 from .errors import BodyReadError, ConfigError
 from .handler import BodyReader, CallbackHandler, CallbackResponse
 from .hooks import HookDecorators, HookRegistry
-from .models import FriendResponseAnswer, FriendResponseEvent
-from .signals import answer_decided, event_received
+from .signals import SignalSender
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -104,11 +103,12 @@ class FriendCallbackMiddleware(HookDecorators):
         self.settings = Settings.from_options(
             {"sdkappid": sdkappid, "token": token, "allow_unsigned": allow_unsigned, **settings}
         )
+        signals = SignalSender(self)
         self.handler = CallbackHandler(
             self.settings,
             self.hooks,
-            on_event=self._send_event_received,
-            on_answer=self._send_answer_decided,
+            on_event=signals.event_received,
+            on_answer=signals.answer_decided,
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -141,16 +141,6 @@ class FriendCallbackMiddleware(HookDecorators):
             "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         )
         return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
-
-    def _send_event_received(self, event: FriendResponseEvent) -> None:
-        if event_received.receivers:
-            event_received.send(self, event=event)
-
-    def _send_answer_decided(
-        self, event: FriendResponseEvent, answer: FriendResponseAnswer
-    ) -> None:
-        if answer_decided.receivers:
-            answer_decided.send(self, event=event, answer=answer)
 
 
 __all__ = ["FriendCallbackMiddleware", "respond"]

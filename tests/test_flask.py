@@ -279,3 +279,29 @@ def test_decisions_are_logged_with_structured_fields(caplog: pytest.LogCaptureFi
     (allowed,) = [r for r in caplog.records if r.getMessage().startswith("allowed")]
     assert allowed.levelno == logging.DEBUG
     assert allowed.friendcb_outcome == "no_decision"  # type: ignore[attr-defined]
+
+
+def test_a_failing_receiver_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    app, _ = flask_app()
+    heard: list[str] = []
+
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("metrics down")
+
+    def audit(sender: Any, **kwargs: Any) -> None:
+        heard.append(kwargs["event"].from_account)
+
+    async def coroutine(sender: Any, **kwargs: Any) -> None:
+        heard.append("never")
+
+    with (
+        caplog.at_level(logging.ERROR),
+        answer_decided.connected_to(broken, app),
+        answer_decided.connected_to(coroutine, app),
+        answer_decided.connected_to(audit, app),
+    ):
+        assert signed_client(app).callback(SAMPLE_REQUEST).status_code == 200
+    assert heard == ["id"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("failed" in m for m in messages) == 1
+    assert sum("async" in m for m in messages) == 1
