@@ -146,7 +146,11 @@ def callback_view() -> Response:
     """The callback route: hands the request to the app's handler."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
     state: FriendCallbackState = app.extensions[EXTENSION_KEY]
-    answer = respond(state.handler, request.environ)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    # Werkzeug caches its stream once something (a before_request function, an extension) has
+    # read the body; wsgi.input is spent by then, and only Werkzeug's copy holds the body.
+    body = current.get_data(cache=True) if "stream" in current.__dict__ else None
+    answer = respond(state.handler, current.environ, body)
     response: Response = app.response_class(
         answer.body, status=answer.status, headers=answer.headers
     )

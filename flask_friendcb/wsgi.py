@@ -24,8 +24,18 @@ if TYPE_CHECKING:
 _CHUNK = 64 * 1024
 
 
-def respond(handler: CallbackHandler, environ: WSGIEnvironment) -> CallbackResponse:
-    """Run ``handler`` on the request in ``environ``."""
+def respond(
+    handler: CallbackHandler, environ: WSGIEnvironment, body: bytes | None = None
+) -> CallbackResponse:
+    """Run ``handler`` on the request in ``environ``; ``body`` is the request's body when the
+    host application has already read it from ``wsgi.input``."""
+    if body is not None:
+        return handler.handle(
+            environ.get("REQUEST_METHOD", ""),
+            _query_text(environ.get("QUERY_STRING", "")),
+            len(body),
+            lambda limit: body[:limit],
+        )
     content_length = get_content_length(environ)
     return handler.handle(
         environ.get("REQUEST_METHOD", ""),

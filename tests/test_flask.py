@@ -305,3 +305,25 @@ def test_a_failing_receiver_does_not_stop_the_others(caplog: pytest.LogCaptureFi
     messages = [r.getMessage() for r in caplog.records]
     assert sum("failed" in m for m in messages) == 1
     assert sum("async" in m for m in messages) == 1
+
+
+@pytest.mark.parametrize("reader", ["get_json", "get_data", "form"])
+def test_a_body_the_host_app_read_first_still_reaches_the_callback(reader: str) -> None:
+    app, _ = flask_app()
+
+    @app.before_request
+    def peek() -> None:
+        from flask import request
+
+        if reader == "get_json":
+            request.get_json(silent=True)
+        elif reader == "get_data":
+            request.get_data()
+        else:
+            request.form.get("x")
+
+    response = signed_client(app).callback(SAMPLE_REQUEST)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(response.json["ResultItem"]) == 2
+    too_big = dict(SAMPLE_REQUEST, Padding="x" * (1 << 20))
+    assert signed_client(app).callback(too_big).status_code == 413
