@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: venv run test lint typecheck fuzz memory test-pythons screenshot bench bench-quick \
-	profile bench-example soak wrk clean
+	profile bench-example soak wrk browser clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,16 @@ $(BENCH_STAMP): $(STAMP)
 
 ## Debian's wrk, the load generator of the soak test, `make soak` and `make bench`, when missing.
 wrk:
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@command -v wrk >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
+## Debian's Chromium for the browser test and the screenshot, and a CJK font so that the
+## screenshot draws Chinese remarks, when missing.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei)
 
 ## Serve example_app on 127.0.0.1 (EXAMPLE_PORT, default 5000).
 run: $(STAMP)
@@ -65,7 +74,7 @@ test-pythons:
 	done
 
 ## Retake docs/live-page.png (needs /usr/bin/chromium, and a CJK font such as fonts-wqy-zenhei).
-screenshot: $(STAMP)
+screenshot: $(STAMP) browser
 	$(BIN)/python -m scripts.screenshot
 
 ## What example_app adds per callback, and how soon the live page shows it (about a minute).

@@ -79,7 +79,8 @@ class Authenticator:
             raise CallbackRefused(
                 401,
                 ErrorCode.REQUEST_TIME_INVALID,
-                f"RequestTime {describe(request_time)} is not Unix time in decimal seconds",
+                # Not echoed: a client that swapped its parameters would put its Sign here.
+                "RequestTime is not Unix time in decimal seconds",
             )
         skew = self.clock() - int(request_time)
         if abs(skew) > self.max_skew:

@@ -98,6 +98,8 @@ class FriendCallbackBlueprint(HookDecorators, Blueprint):
         add_commands(self.cli)
 
     def register(self, app: App, options: dict[str, Any]) -> None:
+        """Called by ``app.register_blueprint``: reads and validates the app's ``FRIENDCB_*``
+        config on the first registration, and refuses a second callback blueprint."""
         state = app.extensions.get(EXTENSION_KEY)
         if state is None:
             app.extensions[EXTENSION_KEY] = _create_state(app, self)

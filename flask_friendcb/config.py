@@ -166,9 +166,11 @@ def _sdkappid(key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ConfigError(key, f"must be an int or a str of digits, got {type(value).__name__}")
     text = str(value).strip()
-    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-        raise ConfigError(key, f"must be a positive decimal SDKAppID, got {value!r}")
-    return text
+    # Twenty digits at most: SDKAppIDs have ten, and int() refuses thousands.
+    if not (text.isascii() and text.isdigit() and len(text) <= 20) or int(text) <= 0:
+        raise ConfigError(key, f"must be a positive decimal SDKAppID, got {value!r}"[:200])
+    # Tencent sends it without leading zeros, and requests are compared as text.
+    return str(int(text))
 
 
 def _tokens(key: str, value: Any) -> tuple[str, ...]:

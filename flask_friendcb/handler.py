@@ -252,7 +252,7 @@ class CallbackHandler:
             data = self._body_schema.load(body)
         except ValidationError as error:
             raise CallbackRefused(
-                400, ErrorCode.BODY_INVALID, describe_errors(error.messages)[:_MAX_INFO]
+                400, ErrorCode.BODY_INVALID, describe_errors(error.messages, _MAX_INFO)
             ) from None
         event = FriendResponseEvent(
             sdkappid=self.settings.sdkappid,

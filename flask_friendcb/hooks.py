@@ -65,6 +65,7 @@ class HookPolicy:
 
     @property
     def result_info(self) -> str:
+        """``ResultInfo`` for such items: nothing when they are allowed."""
         return "" if self.result_code == 0 else HOOK_FAILED_INFO
 
 

@@ -50,6 +50,7 @@ class SignFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask ``Sign`` in the record's message and arguments; never drops a record."""
         try:
             message = record.getMessage()
         except Exception:

@@ -302,6 +302,12 @@ class FriendResponseItemSchema(_DirectSchema):
         return FriendResponseItem(**data)
 
 
+#: The most items a callback may carry. Tencent's client SDK answers one request at a time;
+#: the limit bounds the work a single (signed) body can ask for.
+MAX_ITEMS = 1000
+_MAX_ITEMS_CHECK = validate.Length(max=MAX_ITEMS, error="More than {max} items.")
+
+
 class _ItemList(fields.List[FriendResponseItem]):
     """``ResponseFriendItem``: a list of :class:`FriendResponseItemSchema`.
 
@@ -311,13 +317,22 @@ class _ItemList(fields.List[FriendResponseItem]):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(fields.Nested(FriendResponseItemSchema), required=True, **kwargs)
+        super().__init__(
+            fields.Nested(FriendResponseItemSchema),
+            required=True,
+            validate=_MAX_ITEMS_CHECK,
+            **kwargs,
+        )
 
     def deserialize(
         self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kw: Any
     ) -> list[FriendResponseItem | None]:
-        # The list has no validators of its own: for a list, Field.deserialize would only
-        # call _deserialize.
+        if isinstance(value, list):
+            # Before any item is read: marshmallow validates a list only after reading all of
+            # it, and a megabyte of bad items costs seconds to report.
+            _MAX_ITEMS_CHECK(value)
+        # The length was the list's only validator: for a list, Field.deserialize would now
+        # only call _deserialize.
         if type(value) is list and not kw:
             load = self.inner.schema.load  # type: ignore[attr-defined]
             items = []
@@ -368,10 +383,18 @@ class FriendResponseAnswerSchema(EnvelopeSchema):
     results = fields.Nested(ResultItemSchema, many=True, data_key="ResultItem")
 
 
-def describe_errors(messages: Any) -> str:
+def describe_errors(messages: Any, limit: int = 1000) -> str:
     """marshmallow's nested error messages as one line naming each field by its wire path,
-    such as ``ResponseFriendItem[0].To_Account: Missing data for required field.``"""
-    return "; ".join(f"{path}: {message}" for path, message in _flatten(messages, ""))
+    such as ``ResponseFriendItem[0].To_Account: Missing data for required field.``, cut to
+    ``limit`` characters (a body of many bad items has many messages)."""
+    parts: list[str] = []
+    length = 0
+    for path, message in _flatten(messages, ""):
+        parts.append(f"{path}: {message}")
+        length += len(parts[-1]) + 2
+        if length >= limit:
+            break
+    return "; ".join(parts)[:limit]
 
 
 def _flatten(messages: Any, path: str) -> Iterator[tuple[str, str]]:

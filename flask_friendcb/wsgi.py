@@ -132,7 +132,8 @@ class FriendCallbackMiddleware(HookDecorators):
             response.status_line,
             [*response.headers, ("Content-Length", str(len(response.body)))],
         )
-        return [response.body]
+        # HEAD: the headers a GET would get, and no body (HTTP forbids one).
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [response.body]
 
     def _openapi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # The opt-in route (openapi_route=...): the OpenAPI document of the callback path.

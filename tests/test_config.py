@@ -33,6 +33,7 @@ BAD = [
     ({"FRIENDCB_SDKAPPID": "abc"}, "FRIENDCB_SDKAPPID", "SDKAppID"),
     ({"FRIENDCB_SDKAPPID": "\uff11\uff14\uff10\uff10"}, "FRIENDCB_SDKAPPID", "SDKAppID"),
     ({"FRIENDCB_SDKAPPID": 0}, "FRIENDCB_SDKAPPID", "SDKAppID"),
+    ({"FRIENDCB_SDKAPPID": "9" * 5000}, "FRIENDCB_SDKAPPID", "SDKAppID"),
     ({"FRIENDCB_SDKAPPID": -5}, "FRIENDCB_SDKAPPID", "SDKAppID"),
     ({"FRIENDCB_SDKAPPID": True}, "FRIENDCB_SDKAPPID", "int or a str"),
     ({"FRIENDCB_SDKAPPID": 1.5}, "FRIENDCB_SDKAPPID", "int or a str"),
@@ -74,6 +75,7 @@ def test_registration_fails_naming_the_key(config: dict[str, Any], key: str, mes
     ("config", "attribute", "expected"),
     [
         ({"FRIENDCB_SDKAPPID": "1400000000"}, "sdkappid", "1400000000"),
+        ({"FRIENDCB_SDKAPPID": " 01400000000 "}, "sdkappid", "1400000000"),
         ({"FRIENDCB_TOKEN": ["a", "b"]}, "tokens", ("a", "b")),
         ({"FRIENDCB_TOKEN": ("a",)}, "tokens", ("a",)),
         ({"FRIENDCB_TOKEN": None, "FRIENDCB_ALLOW_UNSIGNED": True}, "tokens", ()),

@@ -226,6 +226,7 @@ def test_refusals_are_logged_with_reason_but_never_the_token_or_sign(
         assert TOKEN not in text
         assert good_sign not in text
         assert good_sign[:-1] not in text
+        assert good_sign[:16] not in text
     refusal = next(r for r in caplog.records if "125 s behind" in r.getMessage())
     assert refusal.levelno == logging.WARNING
     assert refusal.friendcb_status == 401  # type: ignore[attr-defined]

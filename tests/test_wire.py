@@ -655,6 +655,7 @@ def test_head_is_405_without_a_body(receiver: Receiver) -> None:
     answer = receiver.post(b"", method="HEAD")
     assert answer.status == 405
     assert answer.headers["Allow"] == "POST"
+    assert answer.body == b""
 
 
 def test_body_over_the_limit_is_413(clock: Any) -> None:
@@ -684,3 +685,22 @@ def test_percent_encoded_sign_is_decoded_like_any_query_value(receiver: Receiver
         ).status
         == 200
     )
+
+
+def test_at_most_a_thousand_items(receiver: Receiver) -> None:
+    item = SAMPLE_REQUEST["ResponseFriendItem"][0]
+    answer = receiver.post(body_with(ResponseFriendItem=[item] * 1000))
+    assert answer.status == 200
+    assert len(answer.json["ResultItem"]) == 1000
+    answer = receiver.post(body_with(ResponseFriendItem=[item] * 1001))
+    assert answer.status == 400
+    assert answer.json["ErrorCode"] == ErrorCode.BODY_INVALID
+    assert answer.json["ErrorInfo"] == "ResponseFriendItem: More than 1000 items."
+
+
+def test_the_report_on_many_bad_items_is_cut_short(receiver: Receiver) -> None:
+    answer = receiver.post(body_with(ResponseFriendItem=[{"To_Account": 1}] * 1000))
+    assert answer.status == 400
+    info = answer.json["ErrorInfo"]
+    assert info.startswith("ResponseFriendItem[0].To_Account: Not a valid string.")
+    assert len(info) == 1000
