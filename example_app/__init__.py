@@ -104,10 +104,17 @@ def _announce(app: Flask) -> None:
         f"https://<this host>{callback_paths(app)[0]}, the same token, and enable "
         "'Before a Friend Request Is Responded'"
     )
-    if get_state(app).settings.tokens[:1] == (DEV_CONFIG["FRIENDCB_TOKEN"],):
+    settings = get_state(app).settings
+    if settings.tokens[:1] == (DEV_CONFIG["FRIENDCB_TOKEN"],):
         logger.warning(
             "the development token is in use: anyone can sign callbacks. Set FRIENDCB_SDKAPPID "
             "and FRIENDCB_TOKEN to your app's, then %s",
+            console,
+        )
+    elif settings.sdkappid == str(DEV_CONFIG["FRIENDCB_SDKAPPID"]):
+        logger.warning(
+            "the development SdkAppid is in use: Tencent's callbacks for your app will be "
+            "refused. Set FRIENDCB_SDKAPPID to your app's, then %s",
             console,
         )
     else:

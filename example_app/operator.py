@@ -65,7 +65,10 @@ def guard() -> Response | None:
     """Loopback only without a password; HTTP Basic with one."""
     password = current_service().settings.password
     if password is None:
-        if is_loopback(request.remote_addr):
+        # Behind a proxy on this machine every client comes from loopback: a forwarded request
+        # is someone else's, whatever its address.
+        forwarded = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+        if is_loopback(request.remote_addr) and not forwarded:
             return None
         abort(403, "the operator pages answer loopback clients only; set EXAMPLE_PASSWORD")
     given = request.authorization.password if request.authorization else None

@@ -86,6 +86,20 @@ def test_unset_development_defaults_are_announced_with_the_console_url(
     assert "Before a Friend Request Is Responded" in warning
 
 
+def test_a_development_sdkappid_alone_is_announced_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = {
+        **config_from_env({"FRIENDCB_TOKEN": "real"}),
+        "EXAMPLE_DATABASE": str(tmp_path / "db"),
+    }
+    with caplog.at_level(logging.WARNING, logger="example_app"):
+        create_app(config)
+    messages = [record.getMessage() for record in caplog.records]
+    warning = next(m for m in messages if m.startswith("the development SdkAppid is in use"))
+    assert "https://<this host>/im/callback" in warning
+
+
 def test_settings_are_read_from_strings_with_defaults() -> None:
     settings = ExampleSettings.from_config(
         {

@@ -62,6 +62,17 @@ def test_without_a_password_only_loopback_clients_get_in(example: BuildExample, 
     assert "EXAMPLE_PASSWORD" in refused.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    "header", [("X-Forwarded-For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9")]
+)
+def test_without_a_password_a_request_through_a_proxy_is_refused(
+    example: BuildExample, header: tuple[str, str]
+) -> None:
+    service = example()
+    refused = operator_client(service, "127.0.0.1").get("/", headers=[header])
+    assert refused.status_code == 403
+
+
 def test_with_a_password_every_client_needs_it(example: BuildExample) -> None:
     service = example(EXAMPLE_PASSWORD="correct horse")
     for remote in ("127.0.0.1", "192.0.2.7"):
