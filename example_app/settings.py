@@ -7,7 +7,6 @@ Values may be strings (the environment) or already typed (a test's config mappin
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,11 +73,6 @@ class ExampleSettings:
                 "the operator pages would be open to the network",
             )
         return settings
-
-
-def config_from_environ(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """The ``EXAMPLE_*`` variables of ``environ``, as they are (settings parse them)."""
-    return {key: value for key, value in environ.items() if key.startswith(PREFIX)}
 
 
 def is_loopback(host: str | None) -> bool:
