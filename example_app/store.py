@@ -12,6 +12,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,25 @@ def _close_all(connections: list[sqlite3.Connection]) -> None:
         db.close()
 
 
+def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
+    """Put the database in WAL mode, a property of the file that, once set, holds for every
+    later connection.
+
+    Switching needs the file to itself, and SQLite refuses at once (no busy timeout) while
+    another connection holds it: two gunicorn workers starting on a new file both try. So wait
+    here, in short steps, for the other one to finish.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 @dataclass(frozen=True)
 class BlockedAccount:
     """An entry of the blocklist."""
@@ -121,8 +141,7 @@ class Store:
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
         with self._connection(AUDIT_TIMEOUT) as db:
-            # WAL is a property of the file: set once, it holds for every later connection.
-            db.execute("PRAGMA journal_mode = WAL")
+            _use_wal(db, AUDIT_TIMEOUT)
             db.executescript(_SCHEMA)
 
     # -- audit log -------------------------------------------------------------------------

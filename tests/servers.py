@@ -64,7 +64,14 @@ def gunicorn(
             except (RuntimeError, TimeoutError) as error:
                 log.seek(0)
                 raise RuntimeError(f"{error}; its output:\n{log.read().decode()}") from None
-            yield f"127.0.0.1:{port}"
+            try:
+                yield f"127.0.0.1:{port}"
+            except BaseException:
+                # The server's side of a failed test (a worker that failed to boot, say):
+                # pytest shows a failing test's captured stderr.
+                log.seek(0)
+                sys.stderr.write(f"gunicorn's output:\n{log.read().decode(errors='replace')}")
+                raise
         finally:
             process.terminate()
             try:

@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import logging
+import multiprocessing
 import os
 import shlex
 import sqlite3
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -257,6 +259,37 @@ def test_the_audit_log_survives_a_restart(example: BuildExample) -> None:
     assert second.app.secret_key == first.app.secret_key
     with contextlib.closing(sqlite3.connect(second.database)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def _open_store(path: str, errors: Any) -> None:
+    """Open the store at ``path`` in a child process; report any error."""
+    try:
+        Store(path).secret_key()
+    except Exception as error:
+        errors.put(repr(error))
+
+
+def test_workers_starting_at_once_on_a_new_database_all_open_it(tmp_path: Path) -> None:
+    # gunicorn starts its workers together and each creates the app, hence the store, on the
+    # same new file: both want it to themselves to switch it to WAL mode, and SQLite answers
+    # one of them "locked" at once rather than let them wait on each other. Two workers, as
+    # the documented command starts, forked together, round after round.
+    context = multiprocessing.get_context("fork")
+    errors = context.Queue()
+    for round_ in range(100):
+        path = str(tmp_path / f"new{round_}.sqlite3")
+        workers = [context.Process(target=_open_store, args=(path, errors)) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        assert [worker.exitcode for worker in workers] == [0, 0]
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get(timeout=5))
+    assert failures == []
 
 
 def test_a_failing_audit_write_still_answers_tencent(
