@@ -58,19 +58,22 @@ def gunicorn(
         process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log
         )
+
+        def output() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")
+
         try:
             try:
                 wait_for_port(port, process)
             except (RuntimeError, TimeoutError) as error:
-                log.seek(0)
-                raise RuntimeError(f"{error}; its output:\n{log.read().decode()}") from None
+                raise RuntimeError(f"{error}; its output:\n{output()}") from None
             try:
                 yield f"127.0.0.1:{port}"
             except BaseException:
                 # The server's side of a failed test (a worker that failed to boot, say):
                 # pytest shows a failing test's captured stderr.
-                log.seek(0)
-                sys.stderr.write(f"gunicorn's output:\n{log.read().decode(errors='replace')}")
+                sys.stderr.write(f"gunicorn's output:\n{output()}")
                 raise
         finally:
             process.terminate()

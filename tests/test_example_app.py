@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -261,12 +260,10 @@ def test_the_audit_log_survives_a_restart(example: BuildExample) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-def _open_store(path: str, errors: Any) -> None:
-    """Open the store at ``path`` in a child process; report any error."""
-    try:
-        Store(path).secret_key()
-    except Exception as error:
-        errors.put(repr(error))
+def _open_store(path: str) -> None:
+    """Open the store at ``path``; in a child process, an error is a non-zero exit code (and a
+    traceback on the captured stderr)."""
+    Store(path).secret_key()
 
 
 def test_workers_starting_at_once_on_a_new_database_all_open_it(tmp_path: Path) -> None:
@@ -275,10 +272,9 @@ def test_workers_starting_at_once_on_a_new_database_all_open_it(tmp_path: Path) 
     # one of them "locked" at once rather than let them wait on each other. Two workers, as
     # the documented command starts, forked together, round after round.
     context = multiprocessing.get_context("fork")
-    errors = context.Queue()
     for round_ in range(100):
         path = str(tmp_path / f"new{round_}.sqlite3")
-        workers = [context.Process(target=_open_store, args=(path, errors)) for _ in range(2)]
+        workers = [context.Process(target=_open_store, args=(path,)) for _ in range(2)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -286,10 +282,6 @@ def test_workers_starting_at_once_on_a_new_database_all_open_it(tmp_path: Path) 
         assert [worker.exitcode for worker in workers] == [0, 0]
         with contextlib.closing(sqlite3.connect(path)) as db:
             assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    failures = []
-    while not errors.empty():
-        failures.append(errors.get(timeout=5))
-    assert failures == []
 
 
 def test_a_failing_audit_write_still_answers_tencent(
