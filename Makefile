@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: venv run test lint typecheck fuzz memory test-pythons screenshot bench bench-quick \
-	profile bench-example soak wrk browser clean
+	profile bench-example soak wrk browser services clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
+## Debian's redis-server and PostgreSQL 15, which the storage, scale-out and fault tests start
+## themselves (a throwaway server on a free loopback port each), when missing.
+services:
+	@command -v redis-server >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
+	@test -x /usr/lib/postgresql/15/bin/initdb || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15)
+
 ## Debian's Chromium for the browser test and the screenshot, and a CJK font so that the
 ## screenshot draws Chinese remarks, when missing.
 browser:
@@ -38,8 +46,9 @@ browser:
 run: $(STAMP)
 	$(BIN)/python -m example_app
 
-## The whole suite, with the lint and type checks (its small soak drives wrk).
-test: lint typecheck wrk
+## The whole suite, with the lint and type checks (its small soak drives wrk; the browser tests
+## drive Chromium; the storage tests start redis-server and PostgreSQL).
+test: lint typecheck wrk browser services
 	$(BIN)/python -m pytest
 
 ## The property-based and schemathesis tests at length (3,000 examples each, random seeds;
