@@ -48,6 +48,9 @@ settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
 
+# Real Redis and PostgreSQL servers: redis_server, redis_url, postgres_server, postgres_url.
+pytest_plugins = ["tests.services"]
+
 
 @pytest.fixture
 def clock() -> FrozenClock:
