@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: venv run test lint typecheck docs fuzz memory test-pythons screenshot bench bench-quick \
-	profile bench-example soak wrk browser services release-check clean
+	profile bench-example soak wrk browser services clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,13 +74,6 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
-## What a release uploads: the wheel and sdist into dist/, checked by twine (CONTRIBUTING.md).
-release-check: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[release]'
-	rm -rf dist
-	$(BIN)/python -m build --outdir dist .
-	$(BIN)/python -m twine check --strict dist/*
-
 ## The suite under each other supported Python found on this machine (pyenv's or on PATH),
 ## each in its own .venv-3.X; a version that is not installed is reported and skipped.
 OTHER_PYTHONS ?= 3.10 3.12 3.13
@@ -122,5 +115,5 @@ profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-3.* build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis \
-	  docs/_build
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf docs/_build
