@@ -266,6 +266,28 @@ def test_blocks_are_read_with_their_markers_and_includes(tmp_path: Path) -> None
     ]
 
 
+def test_the_site_builds_the_same_here_and_on_read_the_docs() -> None:
+    """`make docs`, `make test` and .readthedocs.yaml build the same site with the same pins."""
+    config = (ROOT / ".readthedocs.yaml").read_text(encoding="utf-8")
+    assert re.search(r'^\s+python: "3\.11"$', config, re.MULTILINE)
+    assert re.search(r"^\s+configuration: docs/conf\.py$", config, re.MULTILINE)
+    assert re.search(r"extra_requirements:\n\s+- docs$", config, re.MULTILINE)
+    assert re.search(r"^\s+fail_on_warning: true$", config, re.MULTILINE)
+
+    setup = (ROOT / "setup.cfg").read_text(encoding="utf-8")
+    extra = re.search(r"^docs =\n((?:[ \t]+\S.*\n)+)", setup, re.MULTILINE)
+    assert extra, "setup.cfg has no docs extra"
+    requirements = [line.strip() for line in extra[1].splitlines()]
+    assert any(r.lower().startswith("sphinx==") for r in requirements), requirements
+    assert all(re.match(r"^[\w.-]+==[\w.]+(;.*)?$", r) for r in requirements), requirements
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"pip install .*-e '\.\[[^]]*\bdocs\b[^]]*\]'", makefile)
+    assert re.search(r"^test:.*\bdocs\b", makefile, re.MULTILINE)
+    assert re.search(r"sphinx -W --keep-going .*docs docs/_build/html", makefile)
+    assert "docs/_build/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
 if __name__ == "__main__":
     # python -m tests.test_docs PAGE FOLDER: run one page's examples (the test above).
     print(f"ran {run_page(Path(sys.argv[1]), Path(sys.argv[2]))} examples")
