@@ -10,6 +10,11 @@ line just before a block changes what happens to it:
 - ``% doc-test: skip REASON`` does not run the block. It is for the rare example that cannot
   run here, and must stay rare.
 
+Each page starts with the names the quick start defines, as a reader who has followed it
+has them: ``app``, a Flask app with ``friendcb``, a ``FriendCallbackBlueprint``, registered at
+``/im`` (``POST /im/callback``), with ``FRIENDCB_SDKAPPID`` 1400000000 and the token
+``"the console token"``. A page that defines them itself replaces them.
+
 Every fence names its language, so that no Python example hides in an unlabelled block.
 """
 
@@ -110,10 +115,23 @@ def pages() -> list[Path]:
     return sorted(DOCS.glob("*.md"))
 
 
+def quick_start_names() -> dict[str, object]:
+    """What a reader has after the quick start: ``app`` and ``friendcb``."""
+    from flask import Flask
+
+    from flask_friendcb import FriendCallbackBlueprint
+
+    friendcb = FriendCallbackBlueprint()
+    app = Flask("myapp")
+    app.config.update(FRIENDCB_SDKAPPID=1400000000, FRIENDCB_TOKEN="the console token")
+    app.register_blueprint(friendcb, url_prefix="/im")
+    return {"app": app, "friendcb": friendcb}
+
+
 def run_page(page: Path, folder: Path) -> int:
     """Run the page's Python blocks in ``folder`` (the current directory, and first on
     ``sys.path``); how many ran. Raises whatever a block raises."""
-    namespace: dict[str, object] = {"__name__": "__main__"}
+    namespace: dict[str, object] = {"__name__": "__main__", **quick_start_names()}
     test_files: list[str] = []
     ran = 0
     before = set(sys.modules)
@@ -238,6 +256,19 @@ def test_the_runner_fails_on_a_failing_example(
     )
     with pytest.raises(AssertionError, match="the sum"):
         run_page(page, work)
+    # The quick start's app and blueprint are there; what the page forgets to import is not
+    # (the hook raises NameError, the error policy lets the item through, the assert fails).
+    hook_and_check = (
+        "from flask_friendcb.testing import signed_client\n\n"
+        "@friendcb.on_friend_response\ndef refuse(item, event):\n    return Reject(38001)\n\n"
+        "answer = signed_client(app).callback().json\n"
+        'assert answer["ResultItem"][0]["ResultCode"] == 38001, "refused"\n'
+    )
+    page.write_text(f"```python\n{hook_and_check}```\n")
+    with pytest.raises(AssertionError, match="refused"):
+        run_page(page, work)
+    page.write_text(f"```python\nfrom flask_friendcb import Reject\n{hook_and_check}```\n")
+    assert run_page(page, work) == 1
     page.write_text(
         "% doc-test: file lib.py\n```python\nANSWER = 42\n```\n\n"
         "% doc-test: file test_lib.py\n```python\nfrom lib import ANSWER\n\n"
