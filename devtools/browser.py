@@ -29,14 +29,14 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def missing_browser() -> str | None:
-    """Why the browser cannot run here, or ``None``."""
+def missing_browser(executable: str = CHROMIUM) -> str | None:
+    """Why the browser (``executable``) cannot run here, or ``None``."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "playwright is not installed: run `make venv`"
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"{CHROMIUM} is missing: apt-get install chromium"
+    if not os.access(executable, os.X_OK):
+        return f"{executable} is missing: apt-get install chromium"
     return None
 
 

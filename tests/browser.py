@@ -12,7 +12,8 @@ __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "chromium", "in_ci", "missing_browser", 
 
 def require_browser() -> None:
     """Skip the test when there is no browser; under CI=true, fail it instead."""
-    reason = missing_browser()
+    # This module's CHROMIUM, read at each call: a test points it elsewhere.
+    reason = missing_browser(CHROMIUM)
     if reason is not None:
         if in_ci():
             pytest.fail(f"CI=true and the browser test cannot run: {reason}")
