@@ -308,3 +308,16 @@ def test_marking_wsgi_input_terminated_reads_chunked_bodies(tmp_path: Path, adap
         # The library's limit holds on a chunked body too.
         status, answer = post_chunked(port, b" " * (LIMIT + 1))
         assert (status, answer["ErrorCode"]) == (413, 38914)
+
+
+def test_asgiref_reads_the_whole_body_before_the_app_and_a2wsgi_does_not(
+    tmp_path: Path,
+) -> None:
+    with uvicorn(tmp_path, "asgiref", fixed=True) as port:
+        # WsgiToAsgi spools the whole body (no limit of its own) before it calls the app.
+        assert send_half_of_a_big_body(port, wait=2) is None
+    with uvicorn(tmp_path, "a2wsgi", fixed=True) as port:
+        # a2wsgi streams it: the app refuses the forged query while the body is still coming.
+        answer = send_half_of_a_big_body(port, wait=30)
+        assert answer is not None
+        assert answer.startswith((b"HTTP/1.1 401 ", b"HTTP/1.1 413 ")), answer[:40]
