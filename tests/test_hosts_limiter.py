@@ -12,7 +12,7 @@ from flask import Blueprint, Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from flask_friendcb import FriendCallbackBlueprint
+from flask_friendcb import ConfigError, FriendCallbackBlueprint, FriendCallbackMiddleware
 from flask_friendcb.testing import callback_query, friend_response_body, signed_client
 
 from .conftest import SDKAPPID, TOKEN, FrozenClock, serving
@@ -167,3 +167,20 @@ def test_through_a_real_server(clock: FrozenClock) -> None:
 
         assert [post("forged") for _ in range(3)] == [401] * 3
         assert [post(TOKEN) for _ in range(6)] == [200] * 6
+
+
+def test_a_bad_opt_out_value_names_its_key(clock: FrozenClock) -> None:
+    with pytest.raises(ConfigError, match=r"^FRIENDCB_LIMITER_EXEMPT: must be True or False"):
+        host_app("limiter-first", clock, FRIENDCB_LIMITER_EXEMPT="sometimes")
+
+
+def test_the_middleware_refuses_the_flask_only_setting() -> None:
+    # The middleware runs outside Flask, where no Flask-Limiter can reach it.
+    with pytest.raises(ConfigError, match=r"^limiter_exempt: unknown setting"):
+        FriendCallbackMiddleware(
+            lambda environ, start_response: [],
+            path="/im/callback",
+            sdkappid=SDKAPPID,
+            token=TOKEN,
+            limiter_exempt=False,
+        )
