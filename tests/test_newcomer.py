@@ -123,6 +123,35 @@ def test_a_wheel_and_an_sdist_build_and_pass_twine_check(tmp_path: Path) -> None
     assert {"README.md", "LICENSE", "setup.cfg", "pyproject.toml"} <= members
 
 
+def test_pip_builds_the_package_from_a_git_url(tmp_path: Path) -> None:
+    # The README's third install line, with this checkout as the repository.
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    line = next(line for line in readme_section("Install").splitlines() if "git+" in line)
+    requirement = shlex.split(line)[2].replace("REPOSITORY_URL", ROOT.as_uri())
+    requirement = requirement.replace("COMMIT", commit)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            requirement,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    assert [path.name for path in tmp_path.glob("*.whl")] == [
+        "flask_friendcb-0.1.0-py3-none-any.whl"
+    ]
+
+
 # -- the CLI table ---------------------------------------------------------------------------
 
 
