@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: venv run test lint typecheck docs fuzz memory test-pythons screenshot bench bench-quick \
-	profile bench-example soak wrk browser services clean
+	profile bench-example soak wrk browser services dist clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,13 @@ fuzz: $(STAMP)
 memory: $(STAMP)
 	$(BIN)/python -m bench.rss_growth
 
+## A wheel and an sdist in dist/, built as pip would build them, and twine's check of what an
+## index would show (`make test` builds and checks both too, in tests/test_newcomer.py).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -115,5 +122,5 @@ profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	rm -rf docs/_build

@@ -8,6 +8,9 @@ protocol itself lives in the handler.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, request, url_for
@@ -25,6 +28,7 @@ from .state import (
     callback_paths,
     callback_view,
     get_state,
+    is_callback_endpoint,
 )
 
 if TYPE_CHECKING:
@@ -78,6 +82,7 @@ class FriendCallbackBlueprint(HookDecorators, Blueprint):
         )
         self.record(_accept_every_method)
         self.url_value_preprocessor(_exempt_from_csrf)
+        self.url_value_preprocessor(_exempt_from_limiter)
         self.record(_add_openapi_route)
         add_commands(self.cli)
 
@@ -143,10 +148,50 @@ def _exempt_from_csrf(endpoint: str | None, values: dict[str, Any] | None) -> No
         csrf.exempt(current_app.blueprints[request.blueprint or ""])
 
 
+# The Limiters whose request filter already skips callback routes: a filter is added once per
+# Limiter, on the first callback it sees, and then holds for every app the Limiter serves.
+_filtered_limiters: weakref.WeakSet[Any] = weakref.WeakSet()
+_filter_lock = threading.Lock()
+
+
+def _exempt_from_limiter(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Tencent calls from a few egress IPs, and a throttled callback (an HTML 429) lets the
+    # request through unchecked; forged requests are refused before their body is read, so
+    # they need no limit of their own. Like the CSRF exemption this runs before any
+    # before_request function, so it holds whether the Limiter was set up before or after
+    # this blueprint was registered. FRIENDCB_LIMITER_EXEMPT = False opts out.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    limiters = app.extensions.get("limiter")
+    if not limiters or not app.extensions[EXTENSION_KEY].settings.limiter_exempt:
+        return
+    # Flask-Limiter keeps the set of the Limiters initialised on the app.
+    found = limiters if isinstance(limiters, Collection) else (limiters,)
+    for limiter in found:
+        if limiter in _filtered_limiters or not hasattr(limiter, "request_filter"):
+            continue
+        with _filter_lock:
+            if limiter not in _filtered_limiters:
+                limiter.request_filter(_is_exempt_callback)
+                _filtered_limiters.add(limiter)
+
+
+def _is_exempt_callback() -> bool:
+    # A Limiter's request filter, called before it evaluates any limit of any request of the
+    # apps it serves: True skips every limit (default, application, meta, blueprint, route).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state: FriendCallbackState | None = app.extensions.get(EXTENSION_KEY)
+    return (
+        state is not None
+        and state.settings.limiter_exempt
+        and app.view_functions.get(request.endpoint) is callback_view
+    )
+
+
 __all__ = [
     "EXTENSION_KEY",
     "FriendCallbackBlueprint",
     "FriendCallbackState",
     "callback_paths",
     "get_state",
+    "is_callback_endpoint",
 ]
