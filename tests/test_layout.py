@@ -183,3 +183,21 @@ def test_benchmarks_and_scripts_do_not_import_tests(folder: str) -> None:
     assert list((ROOT / folder).glob("*.py")), f"{folder}/ holds no Python file"
     found = [f"{path.relative_to(ROOT)}: {name}" for path, name in imports_of_tests(ROOT / folder)]
     assert found == [], "import the shared helpers from devtools/ instead"
+
+
+#: The framework-free core: what an adapter for another framework would reuse as it is.
+CORE = ("protocol", "models", "errors", "schemas", "auth", "config", "hooks", "handler")
+FRAMEWORKS = ("flask", "werkzeug")
+#: The modules built on the core: the core never imports them.
+ADAPTERS = ("blueprint", "state", "wsgi", "cli", "testing", "pytest_plugin")
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_imports_no_framework_and_no_adapter(module: str) -> None:
+    path = ROOT / PACKAGE / f"{module}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names = list(imported_names(tree, f"{PACKAGE}.{module}", is_package=False))
+    assert names, f"{module} imports nothing: is the check reading it?"
+    assert [name for name in names if name.split(".")[0] in FRAMEWORKS] == []
+    adapters = [f"{PACKAGE}.{adapter}" for adapter in ADAPTERS]
+    assert [name for name in names if name.startswith(tuple(adapters))] == []
