@@ -18,7 +18,15 @@ from .auth import Authenticator, describe
 from .config import ON_HOOK_ERROR_ALLOW, Settings
 from .errors import BodyReadError, CallbackRefused
 from .hooks import HookPolicy, HookRegistry, decide
-from .models import CallbackContext, FriendResponseAnswer, FriendResponseEvent
+from .models import (
+    CallbackContext,
+    FriendResponseAnswer,
+    FriendResponseEvent,
+    FriendResponseItem,
+    InvalidItem,
+    ItemResult,
+    Outcome,
+)
 from .protocol import (
     FRIEND_RESPONSE_COMMAND,
     QUERY_COMMAND,
@@ -26,6 +34,7 @@ from .protocol import (
     QUERY_SDKAPPID,
     QUERY_SIGN,
     ErrorCode,
+    ResponseAction,
 )
 from .schemas import (
     CallbackQuery,
@@ -254,19 +263,29 @@ class CallbackHandler:
             raise CallbackRefused(
                 400, ErrorCode.BODY_INVALID, describe_errors(error.messages, _MAX_INFO)
             ) from None
+        loaded = data["items"]
+        items: tuple[FriendResponseItem, ...]
+        invalid: tuple[InvalidItem, ...] = ()
+        if type(loaded) is list:  # every item loaded: the common case
+            items = tuple(loaded)
+        else:
+            items, invalid = _split(loaded)
         event = FriendResponseEvent(
             sdkappid=self.settings.sdkappid,
             callback_command=FRIEND_RESPONSE_COMMAND,
             requester_account=data["requester_account"],
             from_account=data["from_account"],
             event_time_ms=data["event_time_ms"],
-            items=tuple(data["items"]),
+            items=items,
             client_ip=query.client_ip,
             opt_platform=query.opt_platform,
+            invalid_items=invalid,
         )
         if self.on_event is not None:
             _observe(self.on_event, event)
         answer = decide(self.hooks, event, self._policy)
+        if invalid:
+            answer = _with_invalid(answer, invalid, self._policy)
         if logger.isEnabledFor(logging.INFO):
             _log_decisions(data["from_account"], answer)
         if self.on_answer is not None:
@@ -304,6 +323,56 @@ class CallbackHandler:
                 {"action_status": "FAIL", "error_code": int(code), "error_info": info}
             )
         )
+
+
+def _split(
+    loaded: list[FriendResponseItem | InvalidItem | None],
+) -> tuple[tuple[FriendResponseItem, ...], tuple[InvalidItem, ...]]:
+    items = tuple(each for each in loaded if isinstance(each, FriendResponseItem))
+    invalid = tuple(each for each in loaded if isinstance(each, InvalidItem))
+    return items, invalid
+
+
+def _with_invalid(
+    answer: FriendResponseAnswer, invalid: tuple[InvalidItem, ...], policy: HookPolicy
+) -> FriendResponseAnswer:
+    """``answer`` (the hooks' results) with the error policy's result for each invalid item
+    put back at its wire position."""
+    results = list(answer.results)
+    for each in invalid:  # in wire order, so each lands at its position
+        logger.warning(
+            "item %d (To_Account %s) fails the schema and is %s by the error policy: %s",
+            each.position,
+            describe(each.to_account),
+            "allowed" if policy.result_code == 0 else "blocked",
+            each.reason,
+            extra={
+                "friendcb_item": each.position,
+                "friendcb_to_account": each.to_account,
+                "friendcb_result_code": policy.result_code,
+                "friendcb_outcome": Outcome.INVALID_ITEM.value,
+                "friendcb_reason": each.reason,
+            },
+        )
+        results.insert(
+            each.position,
+            ItemResult(
+                each.to_account,
+                policy.result_code,
+                policy.result_info,
+                Outcome.INVALID_ITEM,
+                None,
+                _known_action(each.response_action),
+            ),
+        )
+    return FriendResponseAnswer(tuple(results))
+
+
+def _known_action(value: str) -> ResponseAction | None:
+    try:
+        return ResponseAction(value)
+    except ValueError:
+        return None
 
 
 def _log_decisions(from_account: str, answer: FriendResponseAnswer) -> None:
