@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .ci import in_ci
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
@@ -25,10 +27,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def missing_browser() -> str | None:
