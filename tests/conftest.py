@@ -45,6 +45,9 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
 
+# Real Redis and PostgreSQL servers: redis_server, redis_url, postgres_server, postgres_url.
+pytest_plugins = ["tests.services"]
+
 SDKAPPID = "1400000000"
 TOKEN = "test-token-0123456789"
 OLD_TOKEN = "old-token-9876543210"
