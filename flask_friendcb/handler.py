@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .auth import Authenticator, describe
 from .config import ON_HOOK_ERROR_ALLOW, Settings
@@ -45,6 +45,9 @@ from .schemas import (
     describe_errors,
     parse_query,
 )
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 logger = logging.getLogger("flask_friendcb")
 
@@ -107,6 +110,12 @@ class CallbackHandler:
         self._body_schema = FriendResponseBodySchema()
         self._answer_schema = FriendResponseAnswerSchema()
         self._envelope_schema = EnvelopeSchema()
+        # Off, the metrics module is not even imported: the request path checks one attribute.
+        self._metrics: Metrics | None = None
+        if settings.metrics:
+            from .metrics import enable
+
+            self._metrics = enable()
         # The plain OK answer is the same every time: dumped once, not per request.
         self._plain_ok = self._envelope_schema.dump(
             {"action_status": "OK", "error_code": 0, "error_info": ""}
@@ -122,7 +131,8 @@ class CallbackHandler:
         """Answer one request. ``query_string`` is decoded text; ``content_length`` is
         ``None`` when the request did not declare one (chunked transfer)."""
         try:
-            return self._handle(method, query_string, content_length, read_body)
+            response = self._handle(method, query_string, content_length, read_body)
+            code = 0
         except CallbackRefused as refusal:
             logger.warning(
                 "refused callback (%d): %s",
@@ -134,7 +144,8 @@ class CallbackHandler:
                 },
             )
             headers = _ALLOW_HEADERS if refusal.status == 405 else _JSON_HEADERS
-            return CallbackResponse(
+            code = int(refusal.code)
+            response = CallbackResponse(
                 refusal.status, self._envelope(refusal.code, refusal.info[:_MAX_INFO]), headers
             )
         except Exception:
@@ -142,9 +153,13 @@ class CallbackHandler:
             # caller still gets the protocol's JSON, not a server's HTML page, and Tencent goes
             # ahead as if no callback were configured.
             logger.exception("callback could not be answered")
-            return CallbackResponse(
+            code = int(ErrorCode.INTERNAL_ERROR)
+            response = CallbackResponse(
                 500, self._envelope(ErrorCode.INTERNAL_ERROR, "the callback could not be answered")
             )
+        if self._metrics is not None:
+            self._metrics.callback(response.status, code)
+        return response
 
     def _handle(
         self,
@@ -283,9 +298,15 @@ class CallbackHandler:
         )
         if self.on_event is not None:
             _observe(self.on_event, event)
-        answer = decide(self.hooks, event, self._policy)
+        metrics = self._metrics
+        if metrics is None:
+            answer = decide(self.hooks, event, self._policy)
+        else:
+            answer = decide(self.hooks, event, self._policy, on_hook_time=metrics.hook_time)
         if invalid:
             answer = _with_invalid(answer, invalid, self._policy)
+        if metrics is not None:
+            metrics.answer(answer)
         if logger.isEnabledFor(logging.INFO):
             _log_decisions(data["from_account"], answer)
         if self.on_answer is not None:
