@@ -25,10 +25,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 def missing_browser(executable: str = CHROMIUM) -> str | None:
     """Why the browser (``executable``) cannot run here, or ``None``."""
     try:
