@@ -218,6 +218,16 @@ def test_the_docstring_examples_run() -> None:
     assert attempted > 0
 
 
+def test_the_api_reference_covers_every_public_module() -> None:
+    documented = re.findall(
+        r"^\.\. automodule:: (\S+)$", (DOCS / "api.md").read_text(encoding="utf-8"), re.MULTILINE
+    )
+    public = [
+        name for name in package_modules() if not any(p.startswith("_") for p in name.split("."))
+    ]
+    assert sorted(documented) == public
+
+
 def test_every_fence_names_a_known_language() -> None:
     unknown = [
         f"{block.where}: {block.language or '(none)'}"
