@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
-from ..errors import missing_extra
+from .errors import missing_extra
 
 try:
     import limits
