@@ -41,11 +41,13 @@ class StoragePolicy(Policy):
 
     def __init__(self, code: int, *, timeout: float, on_error: OnError, storage_uri: str) -> None:
         super().__init__(code)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if timeout > 1.5:
             # Tencent waits 2 s for the whole answer.
-            raise ValueError(f"timeout must leave the answer time to reach Tencent: {timeout} > 1.5")
+            raise ValueError(
+                f"timeout must leave the answer time to reach Tencent: {timeout} > 1.5"
+            )
         if on_error not in ("allow", "reject"):
             raise ValueError(f'on_error must be "allow" or "reject", got {on_error!r}')
         self.timeout = float(timeout)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..models import FriendResponseEvent, FriendResponseItem, Reject
-from .errors import PolicyStorageError
 from .base import OnError, StoragePolicy
+from .errors import PolicyStorageError
 from .faults import FAILED
 from .storage import BlocklistEntry, open_blocklist
 

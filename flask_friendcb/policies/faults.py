@@ -92,13 +92,13 @@ class StorageGuard:
         )
 
     def _recovered(self) -> None:
-        if self._down_since is None:
+        if self._down_since is None:  # the common case, read without the lock
             return
-        with self._lock:
-            if self._down_since is None:
-                return
-            seconds = self._clock() - self._down_since
-            missed, self._down_since, self._missed = self._missed, None, 0
+        outage = self._end_outage()
+        if outage is None:
+            return  # another thread logged the recovery
+        down_since, missed = outage
+        seconds = self._clock() - down_since
         logger.warning(
             "%s: storage %s answers again after %.1f s; %d item(s) were decided by on_error",
             self.policy,
@@ -107,3 +107,12 @@ class StorageGuard:
             missed,
             extra={"friendcb_policy": self.policy},
         )
+
+    def _end_outage(self) -> tuple[float, int] | None:
+        """When the outage began and how many items it cost; ``None`` if none is open."""
+        with self._lock:
+            down_since, self._down_since = self._down_since, None
+            if down_since is None:
+                return None
+            missed, self._missed = self._missed, 0
+            return down_since, missed

@@ -26,7 +26,9 @@ __all__ = ["SCHEMES", "BlocklistEntry", "BlocklistStorage", "open_blocklist", "s
 def scheme_of(uri: str) -> str:
     """The scheme of a storage URI; raises ``ValueError`` for one no storage serves."""
     if not isinstance(uri, str) or "://" not in uri:
-        raise ValueError(f"storage_uri must look like memory://, sqlite:///path or redis://..., got {uri!r}")
+        raise ValueError(
+            f"storage_uri must look like memory://, sqlite:///path or redis://..., got {uri!r}"
+        )
     scheme = urlsplit(uri).scheme.lower()
     if scheme not in SCHEMES:
         known = ", ".join(f"{name}://" for name in sorted(SCHEMES))

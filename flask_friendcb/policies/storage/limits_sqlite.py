@@ -37,7 +37,7 @@ class SQLiteStorage(Storage, MovingWindowSupport):
     lock, so exactly ``limit`` entries are taken per window however many processes ask.
     """
 
-    STORAGE_SCHEME = ["sqlite"]
+    STORAGE_SCHEME = ["sqlite"]  # noqa: RUF012  (limits declares it a list)
 
     def __init__(
         self, uri: str, wrap_exceptions: bool = False, **options: float | str | bool
@@ -137,4 +137,3 @@ class SQLiteStorage(Storage, MovingWindowSupport):
 
     def close(self) -> None:
         self._file.close()
-

@@ -53,7 +53,8 @@ class RedisBlocklist:
             return None
         values = self._redis.hmget(BLOCKLIST_KEY, list(accounts))
         return next(
-            (account for account, value in zip(accounts, values) if value is not None), None
+            (account for account, value in zip(accounts, values, strict=True) if value is not None),
+            None,
         )
 
     def entries(self) -> list[BlocklistEntry]:

@@ -125,4 +125,3 @@ class SQLiteBlocklist:
 
     def close(self) -> None:
         self._file.close()
-
