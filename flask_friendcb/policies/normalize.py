@@ -88,8 +88,14 @@ def _fold(char: str) -> str:
         return ""
     if char in _DOTS:
         return "."
+    decomposed = unicodedata.normalize("NFKD", char)
+    lookalike = _skeleton_map().get(char)
+    if lookalike is not None and not decomposed.isascii():
+        # Before NFKD: the lunate sigma looks like c, but decomposes to a sigma (like o).
+        # A compatibility form of an ASCII character (mathematical 1) is that character.
+        return lookalike
     out = []
-    for part in unicodedata.normalize("NFKD", char).casefold():
+    for part in decomposed.casefold():
         if unicodedata.combining(part) or unicodedata.category(part) in ("Mn", "Me", "Cf"):
             continue  # a diacritic, or a format character NFKD let out
         out.append(_DOTS.get(part, part) if part.isascii() else _skeleton_map().get(part, part))
