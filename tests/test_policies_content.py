@@ -49,7 +49,9 @@ def test_everyday_remark_passes(policy: ContentPolicy, text: str) -> None:
         ("so spaaaam!", "spaaaam"),
     ],
 )
-def test_matched_is_the_original_text(policy: ContentPolicy, text: str, matched: str | None) -> None:
+def test_matched_is_the_original_text(
+    policy: ContentPolicy, text: str, matched: str | None
+) -> None:
     match = policy.find(text)
     assert match is not None
     expected = matched or "\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d"

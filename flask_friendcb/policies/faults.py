@@ -83,7 +83,7 @@ class StorageGuard:
             self._down_since = self._clock()
         logger.warning(
             "%s: storage %s is unavailable (%s: %s); its items are decided by on_error "
-            "until it answers again",
+            "until it is back",
             self.policy,
             self.storage,
             type(error).__name__,
