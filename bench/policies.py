@@ -130,6 +130,8 @@ EVERYDAY: tuple[str, ...] = (
     "see you at 3pm",
     "e.g. a friend",
     "Mr. Smith",
+    "Mr.Li",
+    "Dr.Ma",
     "I am a student",
     "call me maybe",
     "3.14159",

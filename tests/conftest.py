@@ -18,8 +18,10 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from example_app import create_app, get_service
+from example_app.policies import get_policies
 from example_app.store import Store
 from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, HookRegistry, testing
+from flask_friendcb.policies import BlocklistPolicy
 from flask_friendcb.testing import (
     SAMPLE_REQUEST,
     callback_query,
@@ -206,6 +208,10 @@ class ExampleService:
     @property
     def store(self) -> Store:
         return get_service(self.app).store
+
+    @property
+    def blocklist(self) -> BlocklistPolicy:
+        return get_policies(self.app).blocklist
 
     def callback(self, from_account: str, *items: Any) -> list[tuple[int, str]]:
         """Send one signed callback; each item's (ResultCode, ResultInfo)."""

@@ -33,9 +33,12 @@ class BlocklistPolicy(StoragePolicy):
         code: int = 38001,
         timeout: float = 0.25,
         on_error: OnError = "allow",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(code, timeout=timeout, on_error=on_error, storage_uri=storage_uri)
         self.storage_uri = storage_uri
+        #: Unix seconds for ``added_at`` (an app's frozen test clock, say).
+        self.clock = clock
         self.storage = open_blocklist(storage_uri, timeout=self.timeout)
 
     def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
@@ -53,7 +56,7 @@ class BlocklistPolicy(StoragePolicy):
         _check_account(account)
         if not isinstance(reason, str):
             raise TypeError(f"reason must be a str, got {type(reason).__name__}")
-        return _operator(lambda: self.storage.add(account, reason, time.time()))
+        return _operator(lambda: self.storage.add(account, reason, self.clock()))
 
     def remove(self, account: str) -> bool:
         """Take ``account`` off the list; whether it was on it."""

@@ -4,8 +4,8 @@ A host name counts as a link when the public suffix list (``tldextract``'s bundl
 never fetched at run time) knows its suffix, and it reads like an address rather than a
 sentence: a scheme or ``www.`` before it, a path or port after it, a subdomain, a suffix of two
 labels (``com.cn``), or a suffix of at most three letters with a name of two letters or more
-before it. So ``example.com``, ``例子.cn`` and ``t.me/spam`` are links; ``best.friends``,
-``No.1`` and ``hello.world`` are not.
+before it (and not a title such as ``Mr.``). So ``example.com``, ``例子.cn`` and ``t.me/spam``
+are links; ``best.friends``, ``No.1``, ``Mr.Li`` and ``hello.world`` are not.
 """
 
 from __future__ import annotations
@@ -57,20 +57,21 @@ def find_link(text: str) -> tuple[int, int] | None:
     """The span of the first link in folded ``text``, or ``None``."""
     found = [match.span() for match in (_SCHEME.search(text),) if match]
     for match in _HOST.finditer(text):
-        if _is_link(match.group(1), bool(match.group(2)), text, match.start()):
+        if _is_link(match.group(1), bool(match.group(2))):
             found.append(match.span())
             break
     return min(found) if found else None
 
 
-def _is_link(host: str, has_path: bool, text: str, start: int) -> bool:
+#: Titles written before a name without a space: "Mr.Li" and "Dr.Ma" are people, not hosts
+#: in Liechtenstein and Morocco.
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "st", "no", "sr", "jr"})
+
+
+def _is_link(host: str, has_path: bool) -> bool:
     parts = _extract()(host)
     if not parts.suffix or not parts.domain:
         return False
-    return (
-        has_path
-        or bool(parts.subdomain)
-        or "." in parts.suffix
-        or (len(parts.suffix) <= 3 and len(parts.domain) >= 2)
-        or not parts.suffix.isascii()  # 例子.中国
-    )
+    if has_path or parts.subdomain or "." in parts.suffix or not parts.suffix.isascii():
+        return True  # bit.ly/x, a.example.com, example.com.cn, 例子.中国
+    return len(parts.suffix) <= 3 and len(parts.domain) >= 2 and parts.domain not in _TITLES

@@ -70,14 +70,11 @@ class SQLiteStorage(Storage, MovingWindowSupport):
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
-        oldest, count = (
-            self._file.connection()
-            .execute(
+        with self._file.connection() as db:
+            oldest, count = db.execute(
                 "SELECT MIN(at), COUNT(*) FROM friendcb_window WHERE key = ? AND at > ?",
                 (key, now - expiry),
-            )
-            .fetchone()
-        )
+            ).fetchone()
         return (float(oldest) if oldest is not None else now, int(count))
 
     # -- fixed-window counters (the rest of limits' Storage interface) -----------------------
@@ -99,27 +96,24 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         return int(value)
 
     def get(self, key: str) -> int:
-        row = (
-            self._file.connection()
-            .execute(
+        with self._file.connection() as db:
+            row = db.execute(
                 "SELECT value FROM friendcb_counter WHERE key = ? AND expires_at > ?",
                 (key, time.time()),
-            )
-            .fetchone()
-        )
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def get_expiry(self, key: str) -> float:
-        row = (
-            self._file.connection()
-            .execute("SELECT expires_at FROM friendcb_counter WHERE key = ?", (key,))
-            .fetchone()
-        )
+        with self._file.connection() as db:
+            row = db.execute(
+                "SELECT expires_at FROM friendcb_counter WHERE key = ?", (key,)
+            ).fetchone()
         return float(row[0]) if row else time.time()
 
     def check(self) -> bool:
         try:
-            self._file.connection().execute("SELECT 1").fetchone()
+            with self._file.connection() as db:
+                db.execute("SELECT 1").fetchone()
         except sqlite3.Error:
             return False
         return True
