@@ -13,10 +13,13 @@ from hypothesis import strategies as st
 
 from example_app import PolicyCode, create_app
 from example_app.policies import get_policies
+from flask_friendcb import ConfigError
 from flask_friendcb.policies import ContentPolicy
 from flask_friendcb.testing import response_item
 
 from .conftest import ExampleService, example_config
+from .servers import free_port
+from .services import RedisServer
 
 BuildExample = Callable[..., ExampleService]
 DECLINE = "Response_Action_Reject"
@@ -327,3 +330,92 @@ def test_refused_acceptances_do_not_use_up_the_allowance(example: BuildExample) 
         PolicyCode.CONTENT,
         0,
     ]
+
+
+# -- storages: SQLite beside the database, or Redis ----------------------------------------------
+
+
+def test_on_redis_every_instance_shares_the_blocklist_and_the_counts(
+    example: BuildExample, redis_url: str
+) -> None:
+    first = example(EXAMPLE_REDIS_URL=redis_url, EXAMPLE_VELOCITY_LIMIT=2)
+    second = example(EXAMPLE_REDIS_URL=redis_url, EXAMPLE_VELOCITY_LIMIT=2)
+    assert get_policies(first.app).velocity.storage_uri == redis_url
+    first.blocklist.add("eve", "bot")
+    assert second.codes("eve", "bob") == [PolicyCode.BLOCKLISTED]
+    assert first.codes("bot", "a") == [0]
+    assert second.codes("bot", "b", "c") == [0, PolicyCode.VELOCITY]
+
+
+@pytest.mark.parametrize("url", ["localhost:6379", "http://127.0.0.1:6379", "mysql://x"])
+def test_a_malformed_redis_url_names_the_variable(example: BuildExample, url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^EXAMPLE_REDIS_URL: must be a redis://") as error:
+        example(EXAMPLE_REDIS_URL=url)
+    assert "\n" not in str(error.value)
+
+
+def test_an_unreachable_redis_fails_at_start_up_in_one_line(example: BuildExample) -> None:
+    url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    with pytest.raises(
+        ConfigError, match=r"^EXAMPLE_REDIS_URL: cannot use redis://\*\*\*@"
+    ) as error:
+        example(EXAMPLE_REDIS_URL=url)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "hunter2-secret" not in message
+
+
+def test_a_dead_redis_costs_the_check_not_the_answer(
+    example: BuildExample, redis_server: RedisServer, redis_url: str
+) -> None:
+    service = example(EXAMPLE_REDIS_URL=redis_url)
+    service.blocklist.add("eve")
+    assert service.codes("eve", "bob") == [PolicyCode.BLOCKLISTED]
+    redis_server.stop()
+    started = time.monotonic()
+    # Allowed: the blocklist and the velocity policies let items through while Redis is down.
+    assert service.codes("eve", "bob", "carol") == [0, 0]
+    assert time.monotonic() - started < 2.0
+    client = service.app.test_client()
+    listing = client.get("/api/blocklist", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert listing.status_code == 503
+    assert listing.json == {"error": "the blocklist is unavailable; try again"}
+
+
+# -- the blocklist command -------------------------------------------------------------------
+
+
+def test_the_blocklist_command(example: BuildExample) -> None:
+    service = example()
+    runner = service.app.test_cli_runner()
+    added = runner.invoke(args=["blocklist", "add", "eve", "--reason", "bot farm"])
+    assert added.exit_code == 0, added.output
+    assert added.output == "blocked eve\n"
+    assert service.codes("eve", "bob") == [PolicyCode.BLOCKLISTED]
+    assert runner.invoke(args=["blocklist", "add", "mallory\tx\x1b[31m"]).exit_code == 0
+    listed = runner.invoke(args=["blocklist", "list"])
+    assert listed.exit_code == 0
+    lines = listed.output.splitlines()
+    assert len(lines) == 2
+    account, added_at, reason = lines[0].split("\t")
+    assert (account, reason) == ("eve", "bot farm")
+    assert added_at == "2023-11-14T22:13:20Z"  # the app's (frozen) clock
+    # A hostile account cannot write to the terminal: control characters are shown escaped.
+    assert lines[1].startswith("mallory\\tx\\x1b[31m\t")
+    removed = runner.invoke(args=["blocklist", "remove", "eve"])
+    assert (removed.exit_code, removed.output) == (0, "unblocked eve\n")
+    again = runner.invoke(args=["blocklist", "remove", "eve"])
+    assert again.exit_code == 1
+    assert "eve is not on the blocklist" in again.output
+    assert service.codes("eve", "bob") == [0]
+    assert runner.invoke(args=["blocklist", "add", " "]).exit_code == 2
+
+
+def test_the_blocklist_command_reports_a_dead_storage(
+    example: BuildExample, redis_server: RedisServer, redis_url: str
+) -> None:
+    service = example(EXAMPLE_REDIS_URL=redis_url)
+    redis_server.stop()
+    result = service.app.test_cli_runner().invoke(args=["blocklist", "add", "eve"])
+    assert result.exit_code == 1
+    assert "the blocklist could not be changed" in result.output
