@@ -35,17 +35,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from example_app import PolicyCode
-from example_app.policies import sqlite_uris
-from example_app.store import Store
-from flask_friendcb.policies import BlocklistPolicy
-from tests.example_support import (
+from devtools.example_service import (
     access_log_args,
     documented_gunicorn_command,
     documented_workers,
     serve_example,
     wait_for_workers,
 )
+from example_app import PolicyCode
+from example_app.policies import sqlite_uris
+from example_app.store import Store
+from flask_friendcb.policies import BlocklistPolicy
 
 from . import wrk
 from .environment import PACKAGES, environment
