@@ -101,7 +101,7 @@ class HookRegistry:
         watched = _actions(actions)
 
         def register(hook: HookT) -> HookT:
-            self._add(hook, watched)
+            self._add(hook, _own_actions(hook) if actions is None else watched)
             return hook
 
         return register if func is None else register(func)
@@ -110,7 +110,7 @@ class HookRegistry:
         self, func: FriendResponseHook, *, actions: Iterable[ResponseAction | str] | None = None
     ) -> None:
         """Register a hook without the decorator syntax."""
-        self._add(func, _actions(actions))
+        self._add(func, _own_actions(func) if actions is None else _actions(actions))
 
     def _add(self, hook: FriendResponseHook, watched: frozenset[ResponseAction] | None) -> None:
         if not callable(hook):
@@ -318,6 +318,13 @@ def _actions(actions: Iterable[ResponseAction | str] | None) -> frozenset[Respon
     if not watched:
         raise ValueError("actions is empty: the hook would never run; omit it to watch all")
     return frozenset(watched)
+
+
+def _own_actions(hook: object) -> frozenset[ResponseAction] | None:
+    """The actions a hook object declares (a ready policy's ``actions``), used when it is
+    registered without ``actions=``: a rate limit then never counts a decline."""
+    own = getattr(hook, "actions", None)
+    return None if own is None else _actions(own)
 
 
 def _qualified_name(func: Callable[..., Any]) -> str:

@@ -23,8 +23,10 @@ from devtools.signing import NOW as NOW
 from devtools.signing import OLD_TOKEN as OLD_TOKEN
 from devtools.signing import PATH, SDKAPPID, TOKEN, FrozenClock
 from example_app import create_app, get_service
+from example_app.policies import get_policies
 from example_app.store import Store
 from flask_friendcb import HookRegistry
+from flask_friendcb.policies import BlocklistPolicy
 from flask_friendcb.testing import (
     SAMPLE_REQUEST,
     callback_query,
@@ -166,6 +168,10 @@ class ExampleService:
     @property
     def store(self) -> Store:
         return get_service(self.app).store
+
+    @property
+    def blocklist(self) -> BlocklistPolicy:
+        return get_policies(self.app).blocklist
 
     def callback(self, from_account: str, *items: Any) -> list[tuple[int, str]]:
         """Send one signed callback; each item's (ResultCode, ResultInfo)."""
