@@ -1,12 +1,12 @@
 """Ready policies: hooks for the common abuse patterns, built on the field's own libraries.
 
-```python
-from flask_friendcb.policies import BlocklistPolicy, ContentPolicy, RateLimitPolicy
+::
 
-friendcb.on_friend_response(BlocklistPolicy(storage_uri="redis://localhost:6379/0"))
-friendcb.on_friend_response(ContentPolicy(banned_words=words, allowed_words=["essex"]))
-friendcb.on_friend_response(RateLimitPolicy("20/minute", storage_uri="redis://localhost:6379/0"))
-```
+    from flask_friendcb.policies import BlocklistPolicy, ContentPolicy, RateLimitPolicy
+
+    friendcb.on_friend_response(BlocklistPolicy(storage_uri="redis://localhost:6379/0"))
+    friendcb.on_friend_response(ContentPolicy(banned_words=words, allowed_words=["essex"]))
+    friendcb.on_friend_response(RateLimitPolicy("20/minute", storage_uri="redis://localhost:6379/0"))
 
 Each name is imported when first used, so an app that uses only the blocklist on SQLite needs
 no optional dependency; one that lacks a policy's extra gets an ``ImportError`` naming it

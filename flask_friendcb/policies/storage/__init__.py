@@ -1,14 +1,14 @@
 """Where the policies keep their state, chosen by URI as in ``limits.storage``.
 
-============================ =============================================================
-URI                          storage
-============================ =============================================================
-``memory://``                this process only
-``sqlite:///path/to/file``   the processes of one machine (a file; ``sqlite:///:memory:``
-                             is one process)
-``redis://``, ``rediss://``  many machines, through redis-py (extra ``[redis]``)
-``valkey://``, ``valkeys://`` Valkey, which speaks Redis' protocol, through the same client
-============================ =============================================================
+============================== ===========================================================
+URI                            storage
+============================== ===========================================================
+``memory://``                  this process only
+``sqlite:///path/to/file``     the processes of one machine (a file; ``sqlite:///:memory:``
+                               is one process)
+``redis://``, ``rediss://``    many machines, through redis-py (extra ``[redis]``)
+``valkey://``, ``valkeys://``  Valkey, which speaks Redis' protocol, through the same client
+============================== ===========================================================
 """
 
 from __future__ import annotations
