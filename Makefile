@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv run test lint typecheck fuzz memory test-pythons screenshot bench bench-quick \
+.PHONY: venv run test lint typecheck docs fuzz memory test-pythons screenshot bench bench-quick \
 	profile bench-example soak wrk browser services dist clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,example,fuzz]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,example,fuzz,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -46,9 +46,10 @@ browser:
 run: $(STAMP)
 	$(BIN)/python -m example_app
 
-## The whole suite, with the lint and type checks (its small soak drives wrk; the browser tests
-## drive Chromium; the storage tests start redis-server and PostgreSQL).
-test: lint typecheck wrk browser services
+## The whole suite, with the lint and type checks and the documentation build (its small soak
+## drives wrk; the browser tests drive Chromium; the storage tests start redis-server and
+## PostgreSQL).
+test: lint typecheck docs wrk browser services
 	$(BIN)/python -m pytest
 
 ## The property-based and schemathesis tests at length (3,000 examples each, random seeds;
@@ -74,6 +75,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## The documentation site, into docs/_build/html: every warning is an error (a broken link, a
+## docstring autodoc cannot read), reported all at once. Reads nothing from the network.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 ## The suite under each other supported Python found on this machine (pyenv's or on PATH),
 ## each in its own .venv-3.X; a version that is not installed is reported and skipped.
@@ -117,3 +123,4 @@ profile: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-3.* build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf docs/_build

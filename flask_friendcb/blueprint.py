@@ -11,46 +11,32 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, current_app, request, url_for
 from flask.sansio.app import App
 from flask.sansio.blueprints import BlueprintSetupState
 
+from .cli import add_commands
 from .config import Settings
 from .handler import CallbackHandler
 from .hooks import HookDecorators, HookRegistry
 from .signals import SignalSender
-from .wsgi import respond
+from .state import (
+    EXTENSION_KEY,
+    FriendCallbackState,
+    callback_paths,
+    callback_view,
+    get_state,
+)
 
 if TYPE_CHECKING:
     from flask.wrappers import Response
-
-#: The key of the per-app state in ``app.extensions``.
-EXTENSION_KEY = "friendcb"
 
 # Every method is routed to the view, so that a GET gets the protocol's JSON 405 rather than
 # Flask's HTML one. Flask wants a list; _accept_every_method then lifts it, for methods no list
 # can foresee (PROPFIND, QUERY, any token a client makes up).
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
-
-
-@dataclass(frozen=True)
-class FriendCallbackState:
-    """What one Flask app holds in ``app.extensions["friendcb"]``."""
-
-    #: The blueprint registered on the app.
-    blueprint: FriendCallbackBlueprint
-    #: The app's validated ``FRIENDCB_*`` settings.
-    settings: Settings
-    #: The app's receiver, which answers every callback.
-    handler: CallbackHandler
-
-    @property
-    def hooks(self) -> HookRegistry:
-        """The blueprint's hooks, shared by every app it is registered on."""
-        return self.blueprint.hooks
 
 
 class FriendCallbackBlueprint(HookDecorators, Blueprint):
@@ -97,8 +83,6 @@ class FriendCallbackBlueprint(HookDecorators, Blueprint):
         self.url_value_preprocessor(_exempt_from_csrf)
         self.url_value_preprocessor(_exempt_from_limiter)
         self.record(_add_openapi_route)
-        from .cli import add_commands
-
         add_commands(self.cli)
 
     def register(self, app: App, options: dict[str, Any]) -> None:
@@ -127,27 +111,6 @@ def _create_state(app: App, blueprint: FriendCallbackBlueprint) -> FriendCallbac
     return FriendCallbackState(blueprint, settings, handler)
 
 
-def get_state(app: Flask) -> FriendCallbackState:
-    """The app's friend-callback state; a clear error when the blueprint is not registered."""
-    try:
-        state: FriendCallbackState = app.extensions[EXTENSION_KEY]
-    except KeyError:
-        raise RuntimeError(
-            "no FriendCallbackBlueprint is registered on this app; "
-            "call app.register_blueprint(friendcb) first"
-        ) from None
-    return state
-
-
-def callback_paths(app: Flask) -> list[str]:
-    """The URL paths at which ``app`` answers callbacks (one per registration)."""
-    return [
-        rule.rule
-        for rule in app.url_map.iter_rules()
-        if app.view_functions.get(rule.endpoint) is callback_view
-    ]
-
-
 def is_callback_endpoint(endpoint: str | None, app: Flask | None = None) -> bool:
     """Whether ``endpoint`` (``request.endpoint``) is a callback route of ``app`` (the current
     app by default), under whatever name and nesting the blueprint was registered with.
@@ -164,21 +127,6 @@ def is_callback_endpoint(endpoint: str | None, app: Flask | None = None) -> bool
         return False
     target = app if app is not None else current_app
     return target.view_functions.get(endpoint) is callback_view
-
-
-def callback_view() -> Response:
-    """The callback route: hands the request to the app's handler."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
-    state: FriendCallbackState = app.extensions[EXTENSION_KEY]
-    current = request._get_current_object()  # type: ignore[attr-defined]
-    # Werkzeug caches its stream once something (a before_request function, an extension) has
-    # read the body; wsgi.input is spent by then, and only Werkzeug's copy holds the body.
-    body = current.get_data(cache=True) if "stream" in current.__dict__ else None
-    answer = respond(state.handler, current.environ, body)
-    response: Response = app.response_class(
-        answer.body, status=answer.status, headers=answer.headers
-    )
-    return response
 
 
 def openapi_view() -> Response:
