@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, current_app, request, url_for
+from flask import Blueprint, current_app, request, url_for
 from flask.sansio.app import App
 from flask.sansio.blueprints import BlueprintSetupState
 
@@ -28,6 +28,7 @@ from .state import (
     callback_paths,
     callback_view,
     get_state,
+    is_callback_endpoint,
 )
 
 if TYPE_CHECKING:
@@ -109,24 +110,6 @@ def _create_state(app: App, blueprint: FriendCallbackBlueprint) -> FriendCallbac
         on_answer=signals.answer_decided,
     )
     return FriendCallbackState(blueprint, settings, handler)
-
-
-def is_callback_endpoint(endpoint: str | None, app: Flask | None = None) -> bool:
-    """Whether ``endpoint`` (``request.endpoint``) is a callback route of ``app`` (the current
-    app by default), under whatever name and nesting the blueprint was registered with.
-
-    For a host's app-wide ``before_request`` guard, which must let Tencent through::
-
-        @app.before_request
-        def require_login():
-            if is_callback_endpoint(request.endpoint):
-                return None  # authenticated by its Sign
-            ...
-    """
-    if endpoint is None:
-        return False
-    target = app if app is not None else current_app
-    return target.view_functions.get(endpoint) is callback_view
 
 
 def openapi_view() -> Response:

@@ -63,6 +63,24 @@ def callback_paths(app: Flask) -> list[str]:
     ]
 
 
+def is_callback_endpoint(endpoint: str | None, app: Flask | None = None) -> bool:
+    """Whether ``endpoint`` (``request.endpoint``) is a callback route of ``app`` (the current
+    app by default), under whatever name and nesting the blueprint was registered with.
+
+    For a host's app-wide ``before_request`` guard, which must let Tencent through::
+
+        @app.before_request
+        def require_login():
+            if is_callback_endpoint(request.endpoint):
+                return None  # authenticated by its Sign
+            ...
+    """
+    if endpoint is None:
+        return False
+    target = app if app is not None else current_app
+    return target.view_functions.get(endpoint) is callback_view
+
+
 def callback_view() -> Response:
     """The callback route: hands the request to the app's handler."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
