@@ -9,6 +9,7 @@ import pytest
 from bench.policies import ALLOWED, BANNED, EVASIONS, EVERYDAY
 from flask_friendcb import FriendResponseEvent, FriendResponseItem, Reject, ResponseAction
 from flask_friendcb.policies import ContentMatch, ContentPolicy
+from flask_friendcb.policies.normalize import words_of, words_view
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +180,8 @@ def test_reload_under_concurrent_find_never_sees_a_half_built_list() -> None:
     assert None not in seen, "a find() ran against an empty or half-built list"
     assert seen <= {"alpha", "omega"}
     assert seen == {"alpha", "omega"}, "the readers did not overlap the reloads"
+
+
+@pytest.mark.parametrize("word", ["Spaaam", "casino", "SSSex", "赌博", "代开发票", "賭博", "㐀㐁"])
+def test_the_word_lists_quick_reading_is_the_full_one(word: str) -> None:
+    assert words_of([word]) == [words_view(word)[0]]

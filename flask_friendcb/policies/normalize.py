@@ -19,6 +19,7 @@ read as the ASCII letter they imitate (Cyrillic ``\u0430``, Greek ``\u03bf``).
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -217,6 +218,18 @@ def words_of(texts: Iterable[str]) -> list[str]:
     simplified = to_simplified(joined).split("\n")
     if len(simplified) != len(texts):  # pragma: no cover - a conversion that ate a newline
         simplified = [to_simplified(text) for text in texts]
-    return [
-        words_view(text, simplified=plain)[0] for text, plain in zip(texts, simplified, strict=True)
-    ]
+    return [_word(text, plain) for text, plain in zip(texts, simplified, strict=True)]
+
+
+# Words that need no folding, read without the per-character loop (a 100,000-word list is
+# mostly such words): plain ASCII letters, and Chinese characters alone.
+_ASCII_REPEATS = re.compile(r"([a-z])\1+")
+_HAN_ONLY = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
+def _word(text: str, simplified: str) -> str:
+    if simplified.isascii() and simplified.isalpha():
+        return _ASCII_REPEATS.sub(r"\1", simplified.lower())
+    if _HAN_ONLY.fullmatch(simplified):
+        return simplified
+    return words_view(text, simplified=simplified)[0]
