@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.policies import ALLOWED, BANNED, EVASIONS, EVERYDAY
 from flask_friendcb import FriendResponseEvent, FriendResponseItem, Reject, ResponseAction
@@ -185,3 +187,19 @@ def test_reload_under_concurrent_find_never_sees_a_half_built_list() -> None:
 @pytest.mark.parametrize("word", ["Spaaam", "casino", "SSSex", "赌博", "代开发票", "賭博", "㐀㐁"])
 def test_the_word_lists_quick_reading_is_the_full_one(word: str) -> None:
     assert words_of([word]) == [words_view(word)[0]]
+
+
+@pytest.mark.parametrize(
+    "text", ["a\ud800b", "\udfff赌博", "x\U0010ffff", "\x00spam", "\u01c5" * 10, "\ufdfa", "\u0301"]
+)
+def test_any_text_from_the_network_is_read(policy: ContentPolicy, text: str) -> None:
+    match = policy.find(text, max_bytes=96)
+    assert match is None or match.matched in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=60))
+def test_find_never_raises_and_matches_a_part_of_the_text(text: str) -> None:
+    policy = ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    match = policy.find(text)
+    assert match is None or (match.matched and match.matched in text)

@@ -42,6 +42,8 @@ _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 )
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
 _fold_cache: dict[str, str] = {}
 _converter_lock = threading.Lock()
 _converter: opencc.OpenCC | None = None
@@ -62,6 +64,9 @@ def to_simplified(text: str) -> str:
     (so that indexes still match the original)."""
     if text.isascii():
         return text
+    # JSON may carry lone surrogates, which no UTF-8 library takes: one replacement character
+    # each keeps the indexes.
+    text = _SURROGATES.sub("\ufffd", text)
     converted: str = _opencc().convert(text)
     if len(converted) == len(text):
         return converted
