@@ -203,3 +203,13 @@ def test_find_never_raises_and_matches_a_part_of_the_text(text: str) -> None:
     policy = ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
     match = policy.find(text)
     assert match is None or (match.matched and match.matched in text)
+
+
+def test_the_per_character_caches_are_bounded(policy: ContentPolicy) -> None:
+    from flask_friendcb.policies import content, normalize
+
+    # Remarks that walk through every code point, as a hostile sender's might.
+    for start in range(0x4E00, 0x4E00 + normalize.CACHE_LIMIT + 4000, 30):
+        policy.find("".join(map(chr, range(start, start + 30))))
+    assert len(normalize._fold_cache) <= normalize.CACHE_LIMIT
+    assert len(content._PAIRS) <= normalize.CACHE_LIMIT

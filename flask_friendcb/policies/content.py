@@ -18,7 +18,7 @@ from ..models import FriendResponseEvent, FriendResponseItem, Reject
 from .base import Policy
 from .contacts import find_contact
 from .links import find_email, find_link
-from .normalize import View, plain_view, words_of, words_view
+from .normalize import CACHE_LIMIT, View, plain_view, words_of, words_view
 
 Rule = Literal["too_long", "banned_word", "link", "email", "contact"]
 
@@ -50,7 +50,8 @@ class _Pairs(dict[int, str]):
 
     def __missing__(self, code: int) -> str:
         pair = chr(0x10000 + (code >> 8)) + chr(0x20000 + (code & 0xFF))
-        self[code] = pair
+        if len(self) < CACHE_LIMIT:  # bounded, as the folding cache is
+            self[code] = pair
         return pair
 
 

@@ -44,6 +44,8 @@ _LEET = str.maketrans(
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
+#: Characters whose folded form is kept (the common ones are met first).
+CACHE_LIMIT = 65_536
 _fold_cache: dict[str, str] = {}
 _converter_lock = threading.Lock()
 _converter: opencc.OpenCC | None = None
@@ -83,7 +85,10 @@ def fold(char: str) -> str:
     several characters for a compatibility form such as ``⑴``."""
     folded = _fold_cache.get(char)
     if folded is None:
-        folded = _fold_cache[char] = _fold(char)
+        folded = _fold(char)
+        if len(_fold_cache) < CACHE_LIMIT:
+            # Bounded: remarks cycling through every code point must not grow it for ever.
+            _fold_cache[char] = folded
     return folded
 
 
