@@ -174,7 +174,9 @@ class Store:
                         received_at_ms,
                         event.from_account,
                         item.to_account,
-                        item.response_action.value,
+                        # The wire value; an invalid item's may be one the library
+                        # does not know yet.
+                        str(item.response_action),
                         item.remark,
                         item.tag_name,
                         result.result_code,
@@ -182,9 +184,8 @@ class Store:
                         result.outcome.value,
                         result.hook,
                     )
-                    for position, (item, result) in enumerate(
-                        zip(event.items, answer.results, strict=True)
-                    )
+                    # Every wire item, those that failed the item schema included.
+                    for position, (item, result) in enumerate(event.with_results(answer))
                 ],
             )
         return callback_id

@@ -199,13 +199,19 @@ class HookDecorators:
         return self.hooks.on_command(command)
 
 
+#: Called with a hook's name and the seconds one call of it took (metrics).
+HookTimeObserver = Callable[[str, float], None]
+
+
 def decide(
     registry: HookRegistry,
     event: FriendResponseEvent,
     policy: HookPolicy,
     timer: Callable[[], float] = time.perf_counter,
+    on_hook_time: HookTimeObserver | None = None,
 ) -> FriendResponseAnswer:
-    """Run the hooks on every item of ``event`` and return one result per item, in order."""
+    """Run the hooks on every item of ``event`` and return one result per item, in order.
+    ``on_hook_time``, when given, is told how long each hook call took, raising or not."""
     results = []
     expires = timer() + policy.deadline
     late = False
@@ -215,7 +221,8 @@ def decide(
     for index, (item, to_account, action) in enumerate(wire):
         result = None
         for hook in registry.hooks_for(action):
-            if late or timer() >= expires:
+            # Once late, no more timer calls: every item left falls back at once.
+            if late or (started := timer()) >= expires:
                 if not late:
                     logger.warning(
                         "deadline of %g s passed before hook %s on item %d of %d",
@@ -231,6 +238,8 @@ def decide(
             try:
                 decision: object = hook.func(item, event)
             except Exception:
+                if on_hook_time is not None:
+                    on_hook_time(hook.name, timer() - started)
                 logger.exception(
                     "hook %s raised on item %d (To_Account %s)",
                     hook.name,
@@ -240,6 +249,8 @@ def decide(
                 )
                 result = _fallback(to_account, action, Outcome.HOOK_ERROR, hook.name, policy)
                 break
+            if on_hook_time is not None:
+                on_hook_time(hook.name, timer() - started)
             if decision is None:
                 continue
             try:

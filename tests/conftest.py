@@ -34,6 +34,10 @@ from flask_friendcb.testing import (
     signed_client,
 )
 
+# The suite-wide rule: under CI (tests/ci.py says what counts), a skipped test is a failure.
+# Hooks imported into a conftest are registered like those defined in it.
+from .ci import in_ci, pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
+
 # Property-based tests run a few dozen examples in `make test` (derandomized when CI is set,
 # so CI is deterministic) and thousands in `make fuzz` (HYPOTHESIS_PROFILE=fuzz).
 settings.register_profile(
@@ -46,9 +50,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.load_profile(
-    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
-)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
 
 # Real Redis and PostgreSQL servers: redis_server, redis_url, postgres_server, postgres_url.
 pytest_plugins = ["tests.services"]
