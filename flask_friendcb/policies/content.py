@@ -18,7 +18,7 @@ from ..models import FriendResponseEvent, FriendResponseItem, Reject
 from .base import Policy
 from .contacts import find_contact
 from .links import find_email, find_link
-from .normalize import CACHE_LIMIT, View, plain_view, words_of, words_view
+from .normalize import CACHE_LIMIT, View, plain_view, to_simplified, words_of, words_view
 
 Rule = Literal["too_long", "banned_word", "link", "email", "contact"]
 
@@ -180,12 +180,13 @@ class ContentPolicy(Policy):
                 kept = data[:max_bytes].decode("utf-8", "ignore")
                 return ContentMatch("too_long", text[len(kept) :])
         lists = self._lists  # one read: a reload() meanwhile does not mix two lists
-        words = words_view(text)
+        simplified = to_simplified(text)  # one OpenCC pass for both views
+        words = words_view(text, simplified=simplified)
         span = lists.find(words)
         if span is not None:
             return _match("banned_word", text, words, span)
         if self.emails or self.links or self.contacts:
-            plain = plain_view(text)
+            plain = plain_view(text, simplified=simplified)
             for rule, enabled, finder in (
                 ("email", self.emails, find_email),
                 ("link", self.links, find_link),

@@ -161,11 +161,12 @@ def _opencc() -> opencc.OpenCC:
     return _converter
 
 
-def plain_view(text: str) -> View:
-    """``text`` folded character by character, separators kept."""
+def plain_view(text: str, *, simplified: str | None = None) -> View:
+    """``text`` folded character by character, separators kept (``simplified``: ``text``
+    through :func:`to_simplified` already)."""
     out: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(to_simplified(text)):
+    for index, char in enumerate(to_simplified(text) if simplified is None else simplified):
         for part in fold(char):
             out.append(part)
             origin.append(index)
