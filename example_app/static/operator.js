@@ -131,7 +131,7 @@
   async function loadDecisions() {
     const ticket = ++loading;
     const query = new URLSearchParams({
-      account: accountFilter.value.trim(),
+      q: accountFilter.value.trim(),
       decision: decisionFilter.value,
     });
     const data = await request(urls.decisions + "?" + query, { method: "GET" });
@@ -170,8 +170,9 @@
         const remove = element("button", "link", "Unblock");
         remove.type = "button";
         remove.addEventListener("click", async () => {
-          await request(urls.blocklist + "/" + encodeURIComponent(entry.account), {
+          await request(urls.blocklist, {
             method: "DELETE",
+            body: JSON.stringify({ account: entry.account }),
           });
           await loadBlocklist();
         });
