@@ -43,6 +43,9 @@ settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
 
+# Real Redis and PostgreSQL servers: redis_server, redis_url, postgres_server, postgres_url.
+pytest_plugins = ["tests.services"]
+
 SDKAPPID = "1400000000"
 TOKEN = "test-token-0123456789"
 OLD_TOKEN = "old-token-9876543210"
