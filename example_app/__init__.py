@@ -110,7 +110,8 @@ def _harden(app: Flask, settings: ExampleSettings) -> None:
         # The session holds only the CSRF token; no other site may send it along.
         session_cookie_samesite="Strict",
         session_cookie_secure=settings.https,
-        strict_transport_security=settings.https,
+        # HSTS is the TLS proxy's to send: this service sees plain HTTP behind it.
+        strict_transport_security=False,
     )
     # Counters in this process (Flask-Limiter's RATELIMIT_STORAGE_URI may share them): the
     # limit applies per worker, which bounds guessing all the same.

@@ -4,7 +4,7 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 720;
+const WIDTH = 960;
 const HEIGHT = 170;
 const LEFT = 34;
 const BOTTOM = 20;
