@@ -6,7 +6,10 @@ refused."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -404,15 +407,43 @@ def test_a_foreign_host_gets_a_4xx(served: tuple[str, Browser]) -> None:
         page.close()
 
 
+@contextlib.contextmanager
+def attacker_site(html: str) -> Iterator[str]:
+    """A page on another origin (another local port), as the issue's clickjacking used."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 def test_a_framed_page_is_refused(served: tuple[str, Browser]) -> None:
     address, browser = served
     url = f"http://{address}/"
+    html = f'<!doctype html><iframe id="f" src="{url}" width="800" height="600"></iframe>'
 
     def framed(strip_headers: bool) -> bool:
         page = browser.new_page()
         try:
             if strip_headers:
-                # The control: the same page without its frame headers does load in a frame,
+                # The control: the same page without its frame headers does load in the frame,
                 # so the check below sees a refusal, not a frame that never loads.
                 def strip(route: Any) -> None:
                     answer = route.fetch()
@@ -424,10 +455,10 @@ def test_a_framed_page_is_refused(served: tuple[str, Browser]) -> None:
                     route.fulfill(response=answer, headers=headers)
 
                 page.route(url, strip)
-            page.set_content(f'<iframe id="f" src="{url}" width="800" height="600"></iframe>')
-            page.wait_for_timeout(1500)
-            frame = page.frame_locator("#f")
-            return frame.locator("#decision-rows").count() > 0
+            with attacker_site(html) as attacker:
+                page.goto(attacker)
+                page.wait_for_timeout(1500)
+                return page.frame_locator("#f").locator("#decision-rows").count() > 0
         finally:
             page.close()
 
