@@ -15,12 +15,12 @@ import tempfile
 import time
 from typing import Any
 
+from devtools.browser import chromium, missing_browser
+from devtools.example_service import send, serve_example
+from devtools.servers import ROOT
+from devtools.signing import SDKAPPID, TOKEN
 from example_app import create_app
 from flask_friendcb.testing import FrozenClock, friend_response_body, response_item, signed_client
-from tests.browser import chromium, missing_browser
-from tests.conftest import SDKAPPID, TOKEN
-from tests.example_support import send, serve_example
-from tests.servers import ROOT
 
 OUTPUTS = {
     "live-page.png": (1440, 900),
