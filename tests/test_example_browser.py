@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devtools import browser as devtools_browser
 from example_app import PolicyCode
 from flask_friendcb.testing import response_item
 
-from . import browser as browser_support
 from .browser import CHROMIUM, CHROMIUM_ARGS, chromium, require_browser
 from .example_support import send, serve_example
 
@@ -131,7 +131,8 @@ def test_the_live_page_follows_callbacks_and_manages_the_blocklist(tmp_path: Pat
 def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(browser_support, "CHROMIUM", "/nonexistent/chromium")
+    # The path is looked up where it is defined: devtools.browser (tests.browser re-exports it).
+    monkeypatch.setattr(devtools_browser, "CHROMIUM", "/nonexistent/chromium")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true and the browser test cannot run"):
         require_browser()
@@ -167,6 +168,13 @@ def page(served: tuple[str, Browser]) -> Iterator[Page]:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Anything the page's own CSP refused (an inline style or script that slipped in).
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     page.goto(f"http://{address}/")
     page.wait_for_selector("#live-status.status-live")
     yield page
