@@ -17,7 +17,6 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request
@@ -26,10 +25,12 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as ResponseBase
 
+from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
+
+from .policies import current_policies
 from .service import Service, current_service
 from .settings import ExampleSettings, is_loopback
-from .store import BlockedAccount, MinuteCount
-from .text import utf8_length
+from .store import MinuteCount
 
 logger = logging.getLogger("example_app.operator")
 
@@ -74,7 +75,7 @@ def _valid_account(account: str) -> None:
         raise ValidationError("an account cannot be empty")
     if not _encodable(account):
         raise ValidationError("an account cannot hold unpaired surrogates")
-    length = utf8_length(account)
+    length = len(account.encode("utf-8"))
     if length > ACCOUNT_MAX_BYTES:
         raise ValidationError(
             f"an account is at most {ACCOUNT_MAX_BYTES} bytes of UTF-8; this one is {length}"
@@ -302,9 +303,14 @@ def minutes_from(counts: list[MinuteCount], first_ms: int) -> list[dict[str, Any
 
 
 @operator.get("/api/blocklist")
-def blocklist() -> Response:
-    """Every blocked account."""
-    return jsonify(blocklist=[asdict(entry) for entry in current_service().store.blocklist()])
+def blocklist() -> tuple[Response, int]:
+    """Every blocked account, the most recently added first."""
+    try:
+        entries = current_policies().blocklist.entries()
+    except PolicyStorageError as error:
+        return _blocklist_unavailable(error)
+    entries.sort(key=lambda entry: entry.added_at, reverse=True)
+    return jsonify(blocklist=[_entry(entry) for entry in entries]), 200
 
 
 @operator.post("/api/blocklist")
@@ -314,9 +320,11 @@ def block() -> tuple[Response, int]:
         data = BlockSchema().load(request.get_json(silent=True) or {})
     except ValidationError as error:
         return jsonify(error="invalid request", fields=error.messages), 400
-    service = current_service()
-    entry: BlockedAccount = service.store.block(data["account"], data["reason"], service.now_ms())
-    return jsonify(asdict(entry)), 201
+    try:
+        entry = current_policies().blocklist.add(data["account"], reason=data["reason"])
+    except PolicyStorageError as error:
+        return _blocklist_unavailable(error)
+    return jsonify(_entry(entry)), 201
 
 
 @operator.delete("/api/blocklist")
@@ -326,9 +334,30 @@ def unblock() -> tuple[Response, int]:
         data = UnblockSchema().load(request.get_json(silent=True) or {})
     except ValidationError as error:
         return jsonify(error="invalid request", fields=error.messages), 400
-    if not _encodable(data["account"]) or not current_service().store.unblock(data["account"]):
+    account = data["account"]
+    if not _encodable(account):
         return jsonify(error="not on the blocklist"), 404
-    return jsonify(account=data["account"]), 200
+    try:
+        removed = current_policies().blocklist.remove(account)
+    except PolicyStorageError as error:
+        return _blocklist_unavailable(error)
+    if not removed:
+        return jsonify(error="not on the blocklist"), 404
+    return jsonify(account=account), 200
+
+
+def _entry(entry: BlocklistEntry) -> dict[str, Any]:
+    return {
+        "account": entry.account,
+        "reason": entry.reason,
+        "added_at_ms": int(entry.added_at.timestamp() * 1000),
+    }
+
+
+def _blocklist_unavailable(error: PolicyStorageError) -> tuple[Response, int]:
+    # The operator's log gets the cause; the page only learns to try again.
+    logger.warning("the blocklist storage failed: %s", error)
+    return jsonify(error="the blocklist is unavailable; try again"), 503
 
 
 @operator.get("/events")

@@ -80,7 +80,7 @@ def test_a_foreign_host_cannot_change_the_blocklist(example: BuildExample) -> No
         headers={"X-CSRFToken": token, "Host": "rebound.attacker.example"},
     )
     assert response.status_code == 400
-    assert service.store.blocklist() == []
+    assert service.blocklist.entries() == []
 
 
 def test_configured_names_and_subdomains_are_trusted(example: BuildExample) -> None:
