@@ -1,4 +1,4 @@
-"""example_app under gunicorn, run with the command the README documents, and a client that
+"""example_app under gunicorn, run with the command docs/example.md documents, and a client that
 sends it signed callbacks over HTTP as Tencent would."""
 
 from __future__ import annotations
@@ -18,12 +18,16 @@ from flask_friendcb.testing import callback_query, friend_response_body
 from .servers import ROOT, gunicorn
 from .signing import SDKAPPID, TOKEN
 
+#: The page whose "Deployment" section holds example_app's gunicorn command.
+EXAMPLE_PAGE = ROOT / "docs" / "example.md"
+
 
 def documented_gunicorn_command() -> list[str]:
-    """The gunicorn command of the README's deployment section, as arguments."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"^\s*(?:\.venv/bin/)?(gunicorn --worker-class .+)$", readme, re.MULTILINE)
-    assert match, "the README documents no gunicorn command"
+    """The gunicorn command of the example service's deployment section (docs/example.md),
+    as arguments."""
+    page = EXAMPLE_PAGE.read_text(encoding="utf-8")
+    match = re.search(r"^\s*(?:\.venv/bin/)?(gunicorn --worker-class .+)$", page, re.MULTILINE)
+    assert match, f"{EXAMPLE_PAGE.name} documents no gunicorn command"
     return shlex.split(match.group(1))[1:]
 
 
