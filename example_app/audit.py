@@ -10,6 +10,7 @@ from flask import Flask, g
 from flask_friendcb import FriendResponseAnswer, FriendResponseEvent
 from flask_friendcb.signals import answer_decided, event_received
 
+from .feed import feed_of
 from .service import get_service
 
 
@@ -33,3 +34,5 @@ def record_answer(
     service = get_service(sender)
     received_at_ms = g.get("friendcb_received_at_ms") or service.now_ms()
     service.store.record(event, answer, received_at_ms)
+    # After the commit: every instance's live streams look again (they read the store).
+    feed_of(sender).announce()

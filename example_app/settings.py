@@ -41,6 +41,11 @@ class ExampleSettings:
     #: Flask's ``SECRET_KEY`` (signs the operator's CSRF session); ``None``: one is generated
     #: once and kept in the database, so that every worker shares it.
     secret_key: str | None = None
+    #: Live streams (``/events``) one process serves at once; the next gets a 503 with
+    #: ``Retry-After``, so open pages never take the connections callbacks need.
+    max_streams: int = 100
+    #: Seconds a live stream may wait for a reader to take what it sends before it is cut off.
+    stream_send_timeout: float = 10.0
 
     @property
     def loopback_only(self) -> bool:
@@ -65,6 +70,10 @@ class ExampleSettings:
             banned_words=_words(get("banned_words", ())),
             database=_optional_str(get("database", None)),
             secret_key=_optional_str(get("secret_key", None)),
+            max_streams=_integer("max_streams", get("max_streams", cls.max_streams), 1),
+            stream_send_timeout=_number(
+                "stream_send_timeout", get("stream_send_timeout", cls.stream_send_timeout)
+            ),
         )
         if not settings.loopback_only and settings.password is None:
             raise ConfigError(
