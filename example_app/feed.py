@@ -113,13 +113,13 @@ class Cursor:
         anything else. The gaps get a fresh ``GAP_SECONDS``."""
         if not value or not value.isascii() or len(value) > 600:
             return None
-        head, _, tail = value.partition("~")
+        head, tilde, tail = value.partition("~")
         after = _small_int(head)
-        if after is None:
+        if after is None or (tilde and not tail):
             return None
         gaps: list[Gap] = []
         until = time.monotonic() + GAP_SECONDS
-        for part in tail.split(".") if tail else ():
+        for part in tail.split(".") if tilde else ():
             low_text, _, high_text = part.partition("-")
             low, high = _small_int(low_text), _small_int(high_text)
             if low is None or high is None or not 0 < low <= high < after:
