@@ -293,9 +293,9 @@ def _slots(app: Flask) -> StreamSlots:
 def _bound_sending(environ: dict[str, Any], timeout: float) -> None:
     """Cut off a reader that stops reading: a small send buffer, and a send that waits longer
     than ``timeout`` fails (the server then closes the connection and the slot is free)."""
-    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    sock: Any = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
     # gevent's socket is not the standard library's under every patching: ask what it can do.
-    if not (hasattr(sock, "settimeout") and hasattr(sock, "setsockopt")):
+    if sock is None or not (hasattr(sock, "settimeout") and hasattr(sock, "setsockopt")):
         return
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     sock.settimeout(timeout)
