@@ -39,6 +39,8 @@ class LiveStream:
         self.connection.request(
             "GET", "/events", headers={"Accept": "text/event-stream", **(headers or {})}
         )
+        # Kept: once the response is read to its end (no length), the connection lets go of it.
+        self.sock = self.connection.sock
         self.reply = self.connection.getresponse()
         self.status = self.reply.status
         self.events: queue.Queue[Event | None] = queue.Queue()
@@ -63,7 +65,8 @@ class LiveStream:
                               time.monotonic())
                     )  # fmt: skip
                 fields = {}
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            # Closed by close() from the test's thread while reading.
             pass
         self.events.put(None)  # the stream ended
 
@@ -92,8 +95,9 @@ class LiveStream:
     def close(self) -> None:
         # shutdown() wakes the reading thread; close() alone may leave it blocked.
         with contextlib.suppress(OSError, AttributeError):
-            self.connection.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            self.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
         with contextlib.suppress(OSError):
+            self.reply.close()
             self.connection.close()
 
 
