@@ -319,6 +319,10 @@ class RedisFeed(ServerFeed):
             "socket_connect_timeout": CONNECT_TIMEOUT,
             "socket_timeout": CONNECT_TIMEOUT,
         }
+        # Valkey speaks the same protocol; redis-py knows only its own schemes.
+        for ours, theirs in (("valkeys://", "rediss://"), ("valkey://", "redis://")):
+            if url.startswith(ours):
+                url = theirs + url[len(ours) :]
         self._publisher = redis.Redis.from_url(url, **options)
         self._url = url
         self._options = options
