@@ -1,7 +1,8 @@
 """An anti-abuse service built on flask-friendcb: it blocks malicious friend-request responses
 and lets an operator watch every response live.
 
-- Policies (``policies.py``): blocklist, content, velocity; declining is always allowed.
+- Policies (``policies.py``): the library's blocklist, content and rate-limit policies;
+  declining is always allowed. ``flask --app example_app blocklist`` (``blocklist.py``).
 - Audit log (``audit.py``, ``store.py``): every callback and decision, in SQLite (WAL).
 - Operator page (``operator.py``): live decisions (Server-Sent Events), filters, counters and
   the blocklist, at ``/``.
@@ -25,8 +26,9 @@ from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 from flask_friendcb.blueprint import callback_paths, get_state
 
 from .audit import connect_audit
+from .blocklist import blocklist_cli
 from .operator import operator
-from .policies import PolicyCode, friendcb
+from .policies import PolicyCode, friendcb, install
 from .service import EXTENSION_KEY, Service, get_service
 from .settings import PREFIX, ExampleSettings
 from .store import Store
@@ -65,6 +67,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(friendcb, url_prefix="/im")  # POST /im/callback
 
     store = Store(settings.database or os.path.join(app.instance_path, DATABASE_NAME))
+    # The blocklist and the velocity counts: on EXAMPLE_REDIS_URL, else beside the database.
+    install(app, settings, os.path.dirname(os.path.abspath(store.path)))
+    app.cli.add_command(blocklist_cli)
     app.extensions[EXTENSION_KEY] = Service(settings, store, get_state(app).settings.clock)
     connect_audit(app)
     if not app.secret_key:

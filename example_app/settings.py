@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask_friendcb import ConfigError
-
-from .text import normalise
 
 #: Prefix of the example's config keys and environment variables.
 PREFIX = "EXAMPLE_"
@@ -33,10 +32,14 @@ class ExampleSettings:
     password: str | None = None
     #: A responder may accept this many requests per window; the next is refused.
     velocity_limit: int = 20
-    #: The velocity window, in seconds.
+    #: The velocity window, in seconds (counted in whole seconds, rounded up).
     velocity_window: float = 60.0
-    #: Words a remark or friend group may not hold, already normalised.
+    #: Words a remark or friend group may not hold (the content policy reads them the way it
+    #: reads remarks; here they are only folded, to drop duplicates).
     banned_words: tuple[str, ...] = ()
+    #: Redis (or Valkey) for the blocklist and the velocity counts of many instances:
+    #: ``redis://``, ``rediss://``, ``valkey://``; ``None``: SQLite files on this machine.
+    redis_url: str | None = None
     #: The SQLite database; ``None``: ``example_app.sqlite3`` in the app's instance folder.
     database: str | None = None
     #: Flask's ``SECRET_KEY`` (signs the operator's CSRF session); ``None``: one is generated
@@ -70,6 +73,7 @@ class ExampleSettings:
             velocity_window=_number("velocity_window", get("velocity_window", cls.velocity_window)),
             banned_words=_words(get("banned_words", ())),
             database=_optional_str(get("database", None)),
+            redis_url=_redis_url(get("redis_url", None)),
             secret_key=_optional_str(get("secret_key", None)),
             max_streams=_integer("max_streams", get("max_streams", cls.max_streams), 1),
             stream_send_timeout=_number(
@@ -148,6 +152,20 @@ def _number(name: str, value: Any) -> float:
     return number
 
 
+def _redis_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    url = str(value).strip()
+    scheme = url.partition("://")[0].lower()
+    if scheme not in ("redis", "rediss", "valkey", "valkeys") or "://" not in url:
+        raise ConfigError(
+            "EXAMPLE_REDIS_URL",
+            "must be a redis://, rediss://, valkey:// or valkeys:// URL "
+            f"(redis://host:6379/0), got one starting {url[:12]!r}",
+        )
+    return url
+
+
 def _words(value: Any) -> tuple[str, ...]:
     # The environment gives "casino, free money"; a config mapping may give a list.
     words = value.split(",") if isinstance(value, str) else value
@@ -155,5 +173,7 @@ def _words(value: Any) -> tuple[str, ...]:
         raise ConfigError(
             "EXAMPLE_BANNED_WORDS", f"must be a comma-separated str or a list of str, got {value!r}"
         )
-    # Normalised like the text they are looked for in: a full-width word bans the ASCII one.
-    return tuple(dict.fromkeys(word for word in (normalise(w).strip() for w in words) if word))
+    # Folded only to drop duplicates (" Casino" and its full-width twin); ContentPolicy reads them
+    # the way it reads remarks.
+    folded = (unicodedata.normalize("NFKC", word).casefold().strip() for word in words)
+    return tuple(dict.fromkeys(word for word in folded if word))

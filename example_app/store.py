@@ -1,4 +1,5 @@
-"""The service's SQLite database: audit log, blocklist, velocity counters, and its secret key.
+"""The service's SQLite database: audit log and its secret key (the blocklist and the velocity
+counts are the library's policies', in their own storages).
 
 It is the one piece of state every gunicorn worker shares, so whatever must hold across workers
 lives here and nowhere in process memory. The database runs in WAL mode: readers (the live
@@ -65,18 +66,6 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (received_at_ms);
 CREATE INDEX IF NOT EXISTS decisions_by_from ON decisions (from_account, id);
 CREATE INDEX IF NOT EXISTS decisions_by_to ON decisions (to_account, id);
-CREATE TABLE IF NOT EXISTS blocklist (
-    account TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    added_at_ms INTEGER NOT NULL
-);
--- Recent acceptances, for the velocity policy; rows older than its window are pruned.
-CREATE TABLE IF NOT EXISTS acceptances (
-    from_account TEXT NOT NULL,
-    at_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS acceptances_by_account ON acceptances (from_account, at_ms);
-CREATE INDEX IF NOT EXISTS acceptances_by_time ON acceptances (at_ms);
 -- The operator page's counters and chart read only these columns of a time range: a covering
 -- index answers them without touching the table, however long the log grows.
 CREATE INDEX IF NOT EXISTS decisions_by_time_counts
@@ -133,15 +122,6 @@ class MinuteCount:
     count: int
 
 
-@dataclass(frozen=True)
-class BlockedAccount:
-    """An entry of the blocklist."""
-
-    account: str
-    reason: str
-    added_at_ms: int
-
-
 class Store:
     """The database at ``path``, created (with its folder) if missing.
 
@@ -194,7 +174,9 @@ class Store:
                         received_at_ms,
                         event.from_account,
                         item.to_account,
-                        item.response_action.value,
+                        # The wire value; an invalid item's may be one the library
+                        # does not know yet.
+                        str(item.response_action),
                         item.remark,
                         item.tag_name,
                         result.result_code,
@@ -202,9 +184,8 @@ class Store:
                         result.outcome.value,
                         result.hook,
                     )
-                    for position, (item, result) in enumerate(
-                        zip(event.items, answer.results, strict=True)
-                    )
+                    # Every wire item, those that failed the item schema included.
+                    for position, (item, result) in enumerate(event.with_results(answer))
                 ],
             )
         return callback_id
@@ -274,70 +255,6 @@ class Store:
         with self._connection(HOOK_TIMEOUT) as db:
             rows = db.execute(query, [*params, limit]).fetchall()
         return [dict(row) for row in rows]
-
-    # -- blocklist -------------------------------------------------------------------------
-
-    def block(self, account: str, reason: str, now_ms: int) -> BlockedAccount:
-        """Put ``account`` on the blocklist (or update its reason)."""
-        with self._transaction(AUDIT_TIMEOUT) as db:
-            db.execute(
-                "INSERT INTO blocklist (account, reason, added_at_ms) VALUES (?, ?, ?)"
-                " ON CONFLICT (account) DO UPDATE SET reason = excluded.reason",
-                (account, reason, now_ms),
-            )
-            row = db.execute(
-                "SELECT account, reason, added_at_ms FROM blocklist WHERE account = ?", (account,)
-            ).fetchone()
-        return BlockedAccount(*row)
-
-    def unblock(self, account: str) -> bool:
-        """Take ``account`` off the blocklist; whether it was on it."""
-        with self._transaction(AUDIT_TIMEOUT) as db:
-            cursor = db.execute("DELETE FROM blocklist WHERE account = ?", (account,))
-        return cursor.rowcount > 0
-
-    def blocklist(self) -> list[BlockedAccount]:
-        """Every blocked account, the most recently added first."""
-        with self._connection(HOOK_TIMEOUT) as db:
-            rows = db.execute(
-                "SELECT account, reason, added_at_ms FROM blocklist"
-                " ORDER BY added_at_ms DESC, account"
-            ).fetchall()
-        return [BlockedAccount(*row) for row in rows]
-
-    def first_blocked(self, *accounts: str) -> BlockedAccount | None:
-        """The first of ``accounts`` that is on the blocklist, or ``None``."""
-        with self._connection(HOOK_TIMEOUT) as db:
-            for account in accounts:
-                row = db.execute(
-                    "SELECT account, reason, added_at_ms FROM blocklist WHERE account = ?",
-                    (account,),
-                ).fetchone()
-                if row is not None:
-                    return BlockedAccount(*row)
-        return None
-
-    # -- velocity --------------------------------------------------------------------------
-
-    def take_acceptance(self, account: str, now_ms: int, window_ms: int, limit: int) -> bool:
-        """Count one acceptance by ``account`` at ``now_ms``, unless it already has ``limit``
-        of them in the ``window_ms`` before; whether it was counted.
-
-        Check and count are one write transaction, so two workers cannot both take the last
-        place in the window.
-        """
-        with self._transaction(HOOK_TIMEOUT) as db:
-            db.execute("DELETE FROM acceptances WHERE at_ms <= ?", (now_ms - window_ms,))
-            (count,) = db.execute(
-                "SELECT count(*) FROM acceptances WHERE from_account = ? AND at_ms > ?",
-                (account, now_ms - window_ms),
-            ).fetchone()
-            if count >= limit:
-                return False
-            db.execute(
-                "INSERT INTO acceptances (from_account, at_ms) VALUES (?, ?)", (account, now_ms)
-            )
-        return True
 
     # -- secret ----------------------------------------------------------------------------
 
