@@ -41,10 +41,10 @@ WORKER_CONNECTIONS = 4
 STREAMS = 12
 
 
-def get(address: str, path: str) -> tuple[int, dict[str, str], bytes]:
+def get(address: str, path: str, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body; a live stream's body is not read (it would last minutes)."""
     host, port = address.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
         connection.request("GET", path)
         reply = connection.getresponse()
@@ -91,9 +91,10 @@ def open_streams(address: str, count: int) -> Iterator[Streams]:
     host, port = address.split(":")
     clients: list[socket.socket] = []
     streams = Streams()
-    # Both workers up first: gunicorn listens before its workers have loaded the app.
+    # Both workers up first: gunicorn listens before its workers have loaded the app (seconds
+    # on a busy machine).
     for _ in range(4):
-        assert get(address, "/api/stats")[0] == 200
+        assert get(address, "/api/stats", timeout=60)[0] == 200
     try:
         for _ in range(count):
             client = socket.create_connection((host, int(port)), timeout=10)
