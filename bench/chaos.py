@@ -289,6 +289,8 @@ def faults(plan: Plan) -> list[tuple[str, Callable[[Deployment], None]]]:
 @contextlib.contextmanager
 def deployment(folder: Path) -> Iterator[Deployment]:
     """PostgreSQL, Redis and two instances, stopped afterwards."""
+    # PostgreSQL runs as Debian's `postgres` when this runs as root: it must reach its folder.
+    folder.chmod(0o755)
     (folder / "pg").mkdir()
     (folder / "redis").mkdir()
     postgres = PostgresServer(folder / "pg")

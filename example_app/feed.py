@@ -285,8 +285,8 @@ class ServerFeed(Feed):
                 self._down(error)
 
     def _down(self, error: Exception) -> None:
-        # One warning per outage, not one per callback.
-        if self._down_since is None:
+        # One warning per outage, not one per callback; none for a server gone after close().
+        if self._down_since is None and not self._closed.is_set():
             self._down_since = time.monotonic()
             logger.warning(
                 "the live feed (%s) is unreachable, the live pages poll until it is back: %s",
@@ -448,6 +448,18 @@ def feed_of(app: Flask) -> Feed:
                 feed = make_feed(*_urls(app.config))
                 app.extensions[EXTENSION_KEY] = feed
     return feed
+
+
+def connect_feed(app: Flask) -> bool:
+    """Announce on ``app``'s feed after each batch of audit rows its drainer commits (the
+    store's ``on_shipped`` list); whether the app has such a drainer."""
+    service = app.extensions.get("example_app")
+    drainer = getattr(service, "drainer", None)
+    on_shipped = getattr(drainer, "on_shipped", None)
+    if not isinstance(on_shipped, list):
+        return False
+    on_shipped.append(announcer(app))
+    return True
 
 
 def announcer(app: Flask) -> Callable[..., None]:
