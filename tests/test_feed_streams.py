@@ -274,3 +274,32 @@ def test_the_page_in_its_own_process_never_takes_the_callbacks_connections(
         assert streams.served > 0
         for _ in range(5):
             assert answered_in_time(callbacks)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Last-Event-ID": "x" * 5000},
+        {"Last-Event-ID": "12~99-100"},
+        {"Last-Event-ID": "-1"},
+        {"Last-Event-ID": "1~" + ".".join(["0-0"] * 50)},
+    ],
+)
+def test_a_last_event_id_not_of_ours_starts_the_stream_from_now(
+    tmp_path: Path, headers: dict[str, str]
+) -> None:
+    app = create_app(example_config(str(tmp_path / "db.sqlite3")))
+    client = signed_client(app)
+    before = friend_response_body(
+        "early", [response_item("x")], event_time_ms=int(time.time() * 1000)
+    )
+    assert client.callback(before).status_code == 200
+    with serving(app) as address, live_stream(address, headers=headers) as page:
+        assert page.status == 200
+        page.next("stats", within=10)
+        later = friend_response_body(
+            "later", [response_item("y")], event_time_ms=int(time.time() * 1000)
+        )
+        assert client.callback(later).status_code == 200
+        # The first decision it shows is the one made after it opened.
+        assert page.next("decision", within=10).json["from_account"] == "later"
