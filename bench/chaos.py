@@ -38,11 +38,12 @@ from pathlib import Path
 from typing import IO
 
 import psutil
-import sqlalchemy as sa
+import psycopg
 
 from devtools.servers import ROOT, free_port, wait_for_port
 from devtools.services import PostgresServer, RedisServer
 from devtools.signing import SDKAPPID, TOKEN
+from example_app.feed import postgres_conninfo
 from flask_friendcb.testing import callback_query, friend_response_body, response_item
 
 #: Tencent's timeout.
@@ -360,19 +361,15 @@ def _wait_for_the_spools(instances: list[Instance], timeout: float) -> None:
 
 
 def _count_the_log(database_url: str, rows: list[Row]) -> None:
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as db:
-            counts = dict(
-                db.execute(
-                    sa.text(
-                        "SELECT from_account, count(*) FROM callbacks"
-                        " WHERE from_account LIKE 'chaos-%' GROUP BY from_account"
-                    )
-                ).all()
-            )
-    finally:
-        engine.dispose()
+    conninfo = postgres_conninfo(database_url)
+    assert conninfo is not None
+    with psycopg.connect(conninfo) as db:
+        counts: dict[str, int] = dict(
+            db.execute(
+                "SELECT from_account, count(*) FROM callbacks"
+                " WHERE from_account LIKE 'chaos-%%' GROUP BY from_account"
+            ).fetchall()
+        )
     for index, row in enumerate(rows):
         prefix = f"chaos-{index}-"
         mine = {account: n for account, n in counts.items() if account.startswith(prefix)}
