@@ -2,7 +2,10 @@
 and lets an operator watch every response live.
 
 - Policies (``policies.py``): blocklist, content, velocity; declining is always allowed.
-- Audit log (``audit.py``, ``store.py``): every callback and decision, in SQLite (WAL).
+- Audit log (``audit.py``, ``spool.py``, ``drainer.py``, ``audit_log.py``): every callback and
+  decision, spooled locally before the answer leaves and shipped in batches to SQLite or
+  PostgreSQL (SQLAlchemy; schema migrated with Alembic: ``flask --app example_app db upgrade``).
+- Operator CLI (``cli.py``): ``flask --app example_app audit export``.
 - Operator page (``operator.py``): live decisions (Server-Sent Events), filters, counters and
   the blocklist, at ``/``.
 
@@ -20,15 +23,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_migrate import Migrate  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
 from flask_friendcb.blueprint import callback_paths, get_state
 
 from .audit import connect_audit
+from .audit_log import MIGRATIONS
+from .cli import audit_cli
+from .drainer import Drainer
 from .operator import operator
 from .policies import PolicyCode, friendcb
 from .service import EXTENSION_KEY, Service, get_service
 from .settings import PREFIX, ExampleSettings
+from .spool import Spool
 from .store import Store
 
 logger = logging.getLogger("example_app")
@@ -64,9 +72,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(friendcb, url_prefix="/im")  # POST /im/callback
 
-    store = Store(settings.database or os.path.join(app.instance_path, DATABASE_NAME))
-    app.extensions[EXTENSION_KEY] = Service(settings, store, get_state(app).settings.clock)
+    database = settings.database or os.path.join(app.instance_path, DATABASE_NAME)
+    store = Store(database, settings.database_url)
+    if settings.database_url is None:
+        # The embedded default is zero-config: it migrates itself (workers take turns).
+        store.audit.upgrade()
+    else:
+        store.audit.check()
+    clock = get_state(app).settings.clock
+    spool = Spool(settings.audit_spool or f"{os.path.splitext(database)[0]}.audit-spool.sqlite3")
+    drainer = Drainer(
+        spool,
+        store.audit,
+        clock=clock,
+        spool_limit=settings.audit_spool_limit,
+        retention_days=settings.audit_retention_days,
+    )
+    store.drainer = drainer
+    app.extensions[EXTENSION_KEY] = Service(settings, store, clock, spool, drainer)
     connect_audit(app)
+    # `flask --app example_app db upgrade|current|...` on the audit database.
+    Migrate(app, store.audit, directory=MIGRATIONS)
+    app.cli.add_command(audit_cli)
+    # Ships what earlier runs, or workers killed since, left in the spool.
+    drainer.start()
     if not app.secret_key:
         app.secret_key = settings.secret_key or store.secret_key()
     # Guards the operator's changes; the callback route exempts itself (Tencent sends no token).
