@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import sys
 import time
 
+from flask_friendcb import ConfigError
 from flask_friendcb.blueprint import callback_paths, get_state
 from flask_friendcb.logging import mask_sign_in_logs
 from flask_friendcb.testing import callback_query, friend_response_body, response_item
@@ -18,7 +20,12 @@ from . import create_app, get_service
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     mask_sign_in_logs()  # the development server logs each request line, Sign included
-    app = create_app()
+    try:
+        app = create_app()
+    except ConfigError as error:
+        # A setting at fault is one line naming it, not a traceback.
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     settings = get_state(app).settings
     example = get_service(app).settings
     base = f"http://{example.host}:{example.port}"
