@@ -26,6 +26,7 @@ from flask import Flask
 from flask_migrate import Migrate  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
+from flask_friendcb import ConfigError
 from flask_friendcb.blueprint import callback_paths, get_state
 
 from .audit import connect_audit
@@ -74,13 +75,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     database = settings.database or os.path.join(app.instance_path, DATABASE_NAME)
     store = Store(database, settings.database_url)
+    spool = Spool(settings.audit_spool or f"{os.path.splitext(database)[0]}.audit-spool.sqlite3")
     if settings.database_url is None:
         # The embedded default is zero-config: it migrates itself (workers take turns).
         store.audit.upgrade()
     else:
-        store.audit.check()
+        _check_audit_database(store, spool)
     clock = get_state(app).settings.clock
-    spool = Spool(settings.audit_spool or f"{os.path.splitext(database)[0]}.audit-spool.sqlite3")
     drainer = Drainer(
         spool,
         store.audit,
@@ -103,6 +104,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(operator)
     _announce(app)
     return app
+
+
+def _check_audit_database(store: Store, spool: Spool) -> None:
+    """Refuse to start on an audit database this machine has never reached (a wrong URL, a
+    wrong host): one line naming EXAMPLE_DATABASE_URL. One reached before and down now is an
+    outage: the service starts all the same (a worker gunicorn restarts must boot), and the
+    records wait in the spool."""
+    reached = f"reached {store.audit.display_url}"
+    try:
+        store.audit.check()
+    except ConfigError as error:
+        if not spool.flag(reached):
+            raise
+        logger.error("%s; starting all the same: records wait in the spool", error)
+    else:
+        spool.flip(reached, 1)
 
 
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -147,6 +147,12 @@ class Spool:
             )
         return True
 
+    def flag(self, key: str) -> int:
+        """The machine-wide flag ``key`` (0 until set)."""
+        with self._connection(_APPEND_TIMEOUT) as db:
+            row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return 0 if row is None else int(row[0])
+
     def take_turn(self, key: str, every_ms: int, now_ms: int | None = None) -> bool:
         """Whether this process should do the machine-wide chore ``key`` now: true for one
         caller per ``every_ms``."""
