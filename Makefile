@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv run test lint typecheck fuzz memory test-pythons screenshot bench bench-quick \
-	profile bench-example soak wrk browser services clean
+.PHONY: venv run test lint typecheck docs fuzz memory test-pythons screenshot bench bench-quick \
+	profile bench-example soak wrk browser services dist clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,example,fuzz]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,example,fuzz,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -46,9 +46,10 @@ browser:
 run: $(STAMP)
 	$(BIN)/python -m example_app
 
-## The whole suite, with the lint and type checks (its small soak drives wrk; the browser tests
-## drive Chromium; the storage tests start redis-server and PostgreSQL).
-test: lint typecheck wrk browser services
+## The whole suite, with the lint and type checks and the documentation build (its small soak
+## drives wrk; the browser tests drive Chromium; the storage tests start redis-server and
+## PostgreSQL).
+test: lint typecheck docs wrk browser services
 	$(BIN)/python -m pytest
 
 ## The property-based and schemathesis tests at length (3,000 examples each, random seeds;
@@ -61,12 +62,24 @@ fuzz: $(STAMP)
 memory: $(STAMP)
 	$(BIN)/python -m bench.rss_growth
 
+## A wheel and an sdist in dist/, built as pip would build them, and twine's check of what an
+## index would show (`make test` builds and checks both too, in tests/test_newcomer.py).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## The documentation site, into docs/_build/html: every warning is an error (a broken link, a
+## docstring autodoc cannot read), reported all at once. Reads nothing from the network.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 ## The suite under each other supported Python found on this machine (pyenv's or on PATH),
 ## each in its own .venv-3.X; a version that is not installed is reported and skipped.
@@ -109,4 +122,5 @@ profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf docs/_build

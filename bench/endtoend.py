@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.servers import gunicorn
+from devtools.servers import gunicorn
 
 from . import wrk
 from .apps import PATH

@@ -23,12 +23,13 @@ from datetime import datetime, timezone
 
 from flask import Flask
 
+from devtools.apps import example_config
+from devtools.example_service import send, serve_example
+from devtools.signing import SDKAPPID, TOKEN
 from example_app import create_app
 from example_app.operator import POLL_SECONDS
 from flask_friendcb import FriendCallbackBlueprint
 from flask_friendcb.testing import friend_response_body, signed_client
-from tests.conftest import SDKAPPID, TOKEN, example_config
-from tests.example_support import send, serve_example
 
 ROUNDS = 5
 PER_ROUND = 200

@@ -32,11 +32,12 @@ import psutil
 from flask import Flask, request
 from werkzeug.test import EnvironBuilder
 
+from devtools.apps import flask_app, middleware
+from devtools.signing import NOW, PATH, SDKAPPID, TOKEN, FrozenClock
 from flask_friendcb import FriendResponseAnswer, HookRegistry, Reject
 from flask_friendcb.models import FriendResponseEvent, FriendResponseItem
 from flask_friendcb.signals import answer_decided
 from flask_friendcb.testing import callback_query, friend_response_body, response_item
-from tests.conftest import NOW, PATH, SDKAPPID, TOKEN, FrozenClock, flask_app, middleware
 
 TARGETS = ("baseline", "blueprint", "middleware")
 

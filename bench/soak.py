@@ -34,15 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from example_app import PolicyCode
-from example_app.store import Store
-from tests.example_support import (
+from devtools.example_service import (
     access_log_args,
     documented_gunicorn_command,
     documented_workers,
     serve_example,
     wait_for_workers,
 )
+from example_app import PolicyCode
+from example_app.store import Store
 
 from . import wrk
 from .environment import PACKAGES, environment

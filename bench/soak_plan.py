@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools.signing import SDKAPPID, TOKEN
 from example_app import PolicyCode
 from example_app.settings import ExampleSettings
 from flask_friendcb.config import Settings
 from flask_friendcb.protocol import FRIEND_RESPONSE_COMMAND, ErrorCode, ResponseAction
 from flask_friendcb.testing import callback_query, friend_response_body, response_item, sign
-from tests.conftest import SDKAPPID, TOKEN
 
 PATH = "/im/callback"
 #: Placeholders of a planned query that soak.lua fills in when it sends the request: the

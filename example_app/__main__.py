@@ -3,11 +3,15 @@ with Werkzeug's development server, and show how to call it. Deploy with gunicor
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import shlex
+import socket
 import sys
 import time
+
+from werkzeug.serving import make_server
 
 from flask_friendcb import ConfigError
 from flask_friendcb.blueprint import callback_paths, get_state
@@ -17,18 +21,39 @@ from flask_friendcb.testing import callback_query, friend_response_body, respons
 from . import create_app, get_service
 
 
-def main() -> None:
+def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     mask_sign_in_logs()  # the development server logs each request line, Sign included
     try:
         app = create_app()
     except ConfigError as error:
-        # A setting at fault is one line naming it, not a traceback.
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        print(f"example_app: {error}", file=sys.stderr)
+        return 2
     settings = get_state(app).settings
     example = get_service(app).settings
-    base = f"http://{example.host}:{example.port}"
+    try:
+        # Bound before anything is printed: on a busy port or an address this machine does
+        # not have, no URL or curl line is shown that would reach nothing (or another server).
+        # Bound here rather than by Werkzeug, which prints its own lines and exits; it
+        # listens once the lines are printed, so whoever finds the port open finds them too.
+        listening = bind(example.host, example.port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(
+            f"example_app: cannot listen on {example.host}:{example.port}: {reason} "
+            "(set EXAMPLE_HOST or EXAMPLE_PORT)",
+            file=sys.stderr,
+        )
+        return 1
+    with listening:
+        server = make_server(example.host, example.port, app, threaded=True, fd=listening.fileno())
+    host, everywhere = reachable_host(example.host)
+    base = f"http://{host}:{example.port}"
+    if everywhere:
+        print(
+            f"Listening on all interfaces ({example.host}, port {example.port}); "
+            f"from other machines use this machine's address instead of {host}"
+        )
     url = f"{base}{callback_paths(app)[0]}"
     query = callback_query(
         settings.sdkappid,
@@ -42,7 +67,8 @@ def main() -> None:
             response_item("alice", "Response_Action_Agree"),
         ],
     )
-    print(f"Operator page: {base}/")
+    password = " (HTTP Basic: any user name, EXAMPLE_PASSWORD)" if example.password else ""
+    print(f"Operator page: {base}/{password}")
     print(f"Callback URL: {url}")
     print("Send a callback as Tencent would (from another terminal):")
     print(
@@ -55,8 +81,41 @@ def main() -> None:
         f"{shlex.quote(url + '?' + query)} -d {shlex.quote(json.dumps(body))}",
         flush=True,
     )
-    app.run(host=example.host, port=example.port, threaded=True)
+    server.socket.listen(server.request_queue_size)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port``, not yet listening; OSError when it cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As any server does: a port left in TIME_WAIT by the last run is free to take.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def reachable_host(host: str) -> tuple[str, bool]:
+    """The host to print in a URL for a server bound to ``host``, and whether that server
+    listens on every interface: 0.0.0.0 and :: are no address a client can use."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host, False  # a name, such as localhost
+    if address.is_unspecified:
+        return ("127.0.0.1" if address.version == 4 else "[::1]"), True
+    return (f"[{address}]" if address.version == 6 else str(address)), False
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

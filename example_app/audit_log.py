@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,26 @@ class ShippedBatch:
 
     record_ids: tuple[str, ...]
     decisions: int
+
+
+@dataclass(frozen=True)
+class MinuteCount:
+    """How many items of one kind one policy decided in one minute (see
+    :meth:`AuditLog.per_minute`)."""
+
+    #: The minute's start, in ms since the epoch (a multiple of 60,000).
+    minute_ms: int
+    #: ``"accepted"``, ``"declined"`` (both allowed) or ``"blocked"``.
+    kind: str
+    #: The hook that blocked (``None`` for allowed items, and for a blocked item no hook named).
+    hook: str | None
+    count: int
+
+
+def escape_like(text: str) -> str:
+    """``text`` for a ``LIKE ... ESCAPE '\\'`` pattern: its ``\\``, ``%`` and ``_`` matched
+    as themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def policy_name(hook: str | None) -> str:
@@ -302,6 +323,62 @@ class AuditLog:
         """Decisions with an id above ``after_id``, oldest first."""
         return self.decisions([decisions.c.id > after_id], [decisions.c.id], limit)
 
+    def search(
+        self,
+        *,
+        contains: str = "",
+        blocked: bool | None = None,
+        before_id: int | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        """Decisions newest first; see :meth:`example_app.store.Store.search`."""
+        where: list[sa.ColumnElement[bool]] = []
+        if before_id is not None:
+            where.append(decisions.c.id < before_id)
+        if contains:
+            # ILIKE on PostgreSQL, lower() LIKE lower() on SQLite: letters in any case on both.
+            pattern = "%" + escape_like(contains) + "%"
+            where.append(
+                sa.or_(
+                    decisions.c.from_account.ilike(pattern, escape="\\"),
+                    decisions.c.to_account.ilike(pattern, escape="\\"),
+                )
+            )
+        if blocked is not None:
+            where.append(decisions.c.result_code != 0 if blocked else decisions.c.result_code == 0)
+        return self.decisions(where, [decisions.c.id.desc()], limit)
+
+    def per_minute(self, since_ms: int, until_ms: int) -> list[MinuteCount]:
+        """Items decided in ``[since_ms, until_ms)`` per minute, kind and blocking hook; see
+        :meth:`example_app.store.Store.per_minute`."""
+        at = decisions.c.received_at_ms
+        # The remainder, not a division: "/" is exact division for SQLAlchemy, and the two
+        # engines' integer divisions differ.
+        minute = (at - at % 60000).label("minute_ms")
+        kind = sa.case(
+            (decisions.c.result_code != 0, sa.literal_column("'blocked'")),
+            (
+                decisions.c.action.in_([sa.literal_column(f"'{a}'") for a in _ACCEPTING]),
+                sa.literal_column("'accepted'"),
+            ),
+            else_=sa.literal_column("'declined'"),
+        ).label("kind")
+        blocker = sa.case((decisions.c.result_code != 0, decisions.c.hook)).label("blocker")
+        query = (
+            sa.select(minute, kind, blocker, sa.func.count())
+            .where(at >= since_ms, at < until_ms)
+            # By position: PostgreSQL wants the grouped expressions written identically.
+            .group_by(sa.literal_column("1"), sa.literal_column("2"), sa.literal_column("3"))
+            .order_by(
+                sa.literal_column("1"),
+                sa.literal_column("2"),
+                sa.literal_column("3").nulls_first(),
+            )
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [MinuteCount(int(r[0]), str(r[1]), r[2], int(r[3])) for r in rows]
+
     def last_decision_id(self) -> int:
         """The id of the newest decision, 0 when there is none."""
         with self.engine.connect() as db:
@@ -393,7 +470,26 @@ class AuditLog:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+# Engines of this process: a forked child drops the parent's pooled connections without
+# closing them (they are the parent's sockets), as SQLAlchemy advises for multiprocessing.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_parent_connections() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
+
+
 def _engine(url: sa.URL) -> Engine:
+    engine = _new_engine(url)
+    _ENGINES.add(engine)
+    return engine
+
+
+def _new_engine(url: sa.URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)

@@ -29,6 +29,15 @@ logger = logging.getLogger("example_app.audit")
 Observer = Callable[[ShippedBatch], None]
 
 _DAY_MS = 86_400_000
+
+# Held by a drainer while it works in SQLite or the database driver, and taken by os.fork():
+# a process forked while a drainer thread held one of their internal locks (a gunicorn master
+# that made the app with --preload, a test forking workers) would inherit it locked forever.
+# With this, fork waits until every drainer of the process is between two steps.
+_WORKING = threading.Lock()
+os.register_at_fork(
+    before=_WORKING.acquire, after_in_parent=_WORKING.release, after_in_child=_WORKING.release
+)
 # Errors that belong to a record rather than to the database: shipped alone, such a record
 # is set aside (kept, and reported) instead of holding up every record behind it.
 _RECORD_ERRORS = (sa.exc.DataError, sa.exc.IntegrityError)
@@ -84,6 +93,7 @@ class Drainer:
         self._failing = False
         self._known_up = False
         self._delay = backoff[0]
+        self._next_prune = 0.0
         # The newest record this process appended, and the newest below which every record
         # is known to be shipped: what a read of this process's own decisions waits for.
         self._appended = 0
@@ -121,7 +131,8 @@ class Drainer:
         self._thread = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            outcome = self.ship_once()
+            with _WORKING:
+                outcome = self.ship_once()
             if outcome != "shipped":
                 break
 
@@ -148,7 +159,8 @@ class Drainer:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                outcome = self.ship_once()
+                with _WORKING:
+                    outcome = self.ship_once()
                 if outcome == "idle":
                     self._prune_if_due()
             except Exception:  # the drainer must outlive anything it meets
@@ -263,9 +275,15 @@ class Drainer:
             self._shipped.notify_all()
 
     def _prune_if_due(self) -> None:
-        if self._failing or not self.spool.take_turn("pruned_at", int(self.prune_every * 1000)):
+        # A local timer first: the machine-wide turn is a write to the spool, not made on
+        # every idle second.
+        if self._failing or time.monotonic() < self._next_prune:
             return
-        self.prune()
+        self._next_prune = time.monotonic() + self.prune_every
+        with _WORKING:
+            due = self.spool.take_turn("pruned_at", int(self.prune_every * 1000))
+        if due:
+            self.prune()
 
     def prune(self, *, budget: float = 30.0) -> int:
         """Delete callbacks past the retention, a small batch per transaction, a pause
@@ -275,7 +293,8 @@ class Drainer:
         total = 0
         while time.monotonic() < deadline and not self._stopping.is_set():
             try:
-                deleted = self.log.prune(before_ms, self.prune_batch)
+                with _WORKING:
+                    deleted = self.log.prune(before_ms, self.prune_batch)
             except sa.exc.SQLAlchemyError as error:
                 logger.warning("pruning the audit log failed (%s); next time", _reason(error))
                 break

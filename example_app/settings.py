@@ -7,6 +7,7 @@ Values may be strings (the environment) or already typed (a test's config mappin
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,7 @@ class ExampleSettings:
             return default if value is None or value == "" else value
 
         settings = cls(
-            host=str(get("host", cls.host)),
+            host=_host(get("host", cls.host)),
             port=_integer("port", get("port", cls.port), 1, 65535),
             password=_optional_str(get("password", None)),
             velocity_limit=_integer("velocity_limit", get("velocity_limit", cls.velocity_limit), 1),
@@ -103,6 +104,26 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+# A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123).
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+
+
+def _host(value: Any) -> str:
+    # Checked here, so that a URL or a typo is one line naming the key rather than a
+    # traceback from the server's bind.
+    host = str(value).strip()
+    if len(host) <= 253 and _HOST_NAME.fullmatch(host):
+        return host
+    try:
+        return str(ipaddress.ip_address(host.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        raise ConfigError(
+            "EXAMPLE_HOST",
+            f"must be an IP address or a host name (such as 127.0.0.1, 0.0.0.0 or localhost), "
+            f"got {value!r}",
+        ) from None
 
 
 def _key(name: str) -> str:

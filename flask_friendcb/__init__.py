@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .auth import sign
 from .blueprint import FriendCallbackBlueprint, FriendCallbackState
 from .config import Settings
@@ -33,8 +34,6 @@ from .models import (
 )
 from .protocol import FRIEND_RESPONSE_COMMAND, ErrorCode, ResponseAction
 from .wsgi import FriendCallbackMiddleware
-
-__version__ = "0.1.0"
 
 __all__ = [
     "FRIEND_RESPONSE_COMMAND",

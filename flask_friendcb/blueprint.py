@@ -8,46 +8,36 @@ protocol itself lives in the handler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import weakref
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, current_app, request, url_for
+from flask import Blueprint, current_app, request, url_for
 from flask.sansio.app import App
 from flask.sansio.blueprints import BlueprintSetupState
 
+from .cli import add_commands
 from .config import Settings
 from .handler import CallbackHandler
 from .hooks import HookDecorators, HookRegistry
 from .signals import SignalSender
-from .wsgi import respond
+from .state import (
+    EXTENSION_KEY,
+    FriendCallbackState,
+    callback_paths,
+    callback_view,
+    get_state,
+    is_callback_endpoint,
+)
 
 if TYPE_CHECKING:
     from flask.wrappers import Response
-
-#: The key of the per-app state in ``app.extensions``.
-EXTENSION_KEY = "friendcb"
 
 # Every method is routed to the view, so that a GET gets the protocol's JSON 405 rather than
 # Flask's HTML one. Flask wants a list; _accept_every_method then lifts it, for methods no list
 # can foresee (PROPFIND, QUERY, any token a client makes up).
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
-
-
-@dataclass(frozen=True)
-class FriendCallbackState:
-    """What one Flask app holds in ``app.extensions["friendcb"]``."""
-
-    #: The blueprint registered on the app.
-    blueprint: FriendCallbackBlueprint
-    #: The app's validated ``FRIENDCB_*`` settings.
-    settings: Settings
-    #: The app's receiver, which answers every callback.
-    handler: CallbackHandler
-
-    @property
-    def hooks(self) -> HookRegistry:
-        """The blueprint's hooks, shared by every app it is registered on."""
-        return self.blueprint.hooks
 
 
 class FriendCallbackBlueprint(HookDecorators, Blueprint):
@@ -92,9 +82,8 @@ class FriendCallbackBlueprint(HookDecorators, Blueprint):
         )
         self.record(_accept_every_method)
         self.url_value_preprocessor(_exempt_from_csrf)
+        self.url_value_preprocessor(_exempt_from_limiter)
         self.record(_add_openapi_route)
-        from .cli import add_commands
-
         add_commands(self.cli)
 
     def register(self, app: App, options: dict[str, Any]) -> None:
@@ -121,42 +110,6 @@ def _create_state(app: App, blueprint: FriendCallbackBlueprint) -> FriendCallbac
         on_answer=signals.answer_decided,
     )
     return FriendCallbackState(blueprint, settings, handler)
-
-
-def get_state(app: Flask) -> FriendCallbackState:
-    """The app's friend-callback state; a clear error when the blueprint is not registered."""
-    try:
-        state: FriendCallbackState = app.extensions[EXTENSION_KEY]
-    except KeyError:
-        raise RuntimeError(
-            "no FriendCallbackBlueprint is registered on this app; "
-            "call app.register_blueprint(friendcb) first"
-        ) from None
-    return state
-
-
-def callback_paths(app: Flask) -> list[str]:
-    """The URL paths at which ``app`` answers callbacks (one per registration)."""
-    return [
-        rule.rule
-        for rule in app.url_map.iter_rules()
-        if app.view_functions.get(rule.endpoint) is callback_view
-    ]
-
-
-def callback_view() -> Response:
-    """The callback route: hands the request to the app's handler."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
-    state: FriendCallbackState = app.extensions[EXTENSION_KEY]
-    current = request._get_current_object()  # type: ignore[attr-defined]
-    # Werkzeug caches its stream once something (a before_request function, an extension) has
-    # read the body; wsgi.input is spent by then, and only Werkzeug's copy holds the body.
-    body = current.get_data(cache=True) if "stream" in current.__dict__ else None
-    answer = respond(state.handler, current.environ, body)
-    response: Response = app.response_class(
-        answer.body, status=answer.status, headers=answer.headers
-    )
-    return response
 
 
 def openapi_view() -> Response:
@@ -195,10 +148,50 @@ def _exempt_from_csrf(endpoint: str | None, values: dict[str, Any] | None) -> No
         csrf.exempt(current_app.blueprints[request.blueprint or ""])
 
 
+# The Limiters whose request filter already skips callback routes: a filter is added once per
+# Limiter, on the first callback it sees, and then holds for every app the Limiter serves.
+_filtered_limiters: weakref.WeakSet[Any] = weakref.WeakSet()
+_filter_lock = threading.Lock()
+
+
+def _exempt_from_limiter(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Tencent calls from a few egress IPs, and a throttled callback (an HTML 429) lets the
+    # request through unchecked; forged requests are refused before their body is read, so
+    # they need no limit of their own. Like the CSRF exemption this runs before any
+    # before_request function, so it holds whether the Limiter was set up before or after
+    # this blueprint was registered. FRIENDCB_LIMITER_EXEMPT = False opts out.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    limiters = app.extensions.get("limiter")
+    if not limiters or not app.extensions[EXTENSION_KEY].settings.limiter_exempt:
+        return
+    # Flask-Limiter keeps the set of the Limiters initialised on the app.
+    found = limiters if isinstance(limiters, Collection) else (limiters,)
+    for limiter in found:
+        if limiter in _filtered_limiters or not hasattr(limiter, "request_filter"):
+            continue
+        with _filter_lock:
+            if limiter not in _filtered_limiters:
+                limiter.request_filter(_is_exempt_callback)
+                _filtered_limiters.add(limiter)
+
+
+def _is_exempt_callback() -> bool:
+    # A Limiter's request filter, called before it evaluates any limit of any request of the
+    # apps it serves: True skips every limit (default, application, meta, blueprint, route).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state: FriendCallbackState | None = app.extensions.get(EXTENSION_KEY)
+    return (
+        state is not None
+        and state.settings.limiter_exempt
+        and app.view_functions.get(request.endpoint) is callback_view
+    )
+
+
 __all__ = [
     "EXTENSION_KEY",
     "FriendCallbackBlueprint",
     "FriendCallbackState",
     "callback_paths",
     "get_state",
+    "is_callback_endpoint",
 ]

@@ -13,8 +13,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .auth import sign
-from .blueprint import callback_paths, get_state
 from .protocol import ResponseAction
+from .state import callback_paths, get_state
 from .testing import callback_query, friend_response_body, response_item, signed_client
 
 _ACTIONS = {

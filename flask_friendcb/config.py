@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import ConfigError
@@ -53,6 +53,8 @@ class Settings:
     clock: Callable[[], float] = time.time
     #: Where to serve the OpenAPI description of the callback (GET), or ``None``: not served.
     openapi_route: str | None = None
+    #: Whether Flask-Limiter's limits skip the callback route (Flask only).
+    limiter_exempt: bool = True
 
     @classmethod
     def from_options(
@@ -132,15 +134,25 @@ class Settings:
         ``FRIENDCB_TOKENS`` would otherwise go unnoticed) and otherwise ignored.
         """
         options: dict[str, Any] = {}
+        flask_options: dict[str, Any] = {}
         for config_key, value in config.items():
             if not config_key.startswith(CONFIG_PREFIX):
                 continue
             name = config_key[len(CONFIG_PREFIX) :].lower()
             if name in _OPTION_NAMES:
                 options[name] = value
+            elif name in _FLASK_OPTION_NAMES:
+                flask_options[name] = value
             else:
                 logger.warning("ignoring unknown config key %s", config_key)
-        return cls.from_options(options, key=config_key_for)
+        settings = cls.from_options(options, key=config_key_for)
+        # Settings about other Flask extensions mean nothing to the middleware, which runs
+        # outside Flask: from_options (the middleware's) refuses them as unknown.
+        limiter_exempt = _boolean(
+            config_key_for("limiter_exempt"),
+            flask_options.get("limiter_exempt", Settings.limiter_exempt),
+        )
+        return replace(settings, limiter_exempt=limiter_exempt)
 
 
 def config_key_for(name: str) -> str:
@@ -159,6 +171,8 @@ _DEFAULTS: dict[str, Any] = {
     "openapi_route": None,
 }
 _OPTION_NAMES = frozenset(_DEFAULTS) | {"sdkappid", "token"}
+# Settings the Flask adapter alone reads.
+_FLASK_OPTION_NAMES = frozenset({"limiter_exempt"})
 
 
 def _sdkappid(key: str, value: Any) -> str:

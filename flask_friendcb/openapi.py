@@ -19,6 +19,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import fields, validate
 
+from ._version import __version__
 from .protocol import (
     CODE_MAX,
     CODE_MIN,
@@ -166,8 +167,6 @@ def openapi_json(
 
 @functools.lru_cache(maxsize=32)
 def _document(path: str, sdkappid: str | None, signed: bool, title: str) -> dict[str, Any]:
-    from . import __version__
-
     spec = APISpec(
         title=title,
         version=__version__,

@@ -26,7 +26,6 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from .auth import sign
-from .blueprint import callback_paths, get_state
 from .protocol import (
     FRIEND_RESPONSE_COMMAND,
     QUERY_CLIENT_IP,
@@ -39,6 +38,7 @@ from .protocol import (
     SAMPLE_REQUEST,
     ResponseAction,
 )
+from .state import callback_paths, get_state
 
 __all__ = [
     "SAMPLE_REQUEST",

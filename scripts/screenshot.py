@@ -10,10 +10,10 @@ import sys
 import tempfile
 import time
 
+from devtools.browser import chromium, missing_browser
+from devtools.example_service import send, serve_example
+from devtools.servers import ROOT
 from flask_friendcb.testing import response_item
-from tests.browser import chromium, missing_browser
-from tests.example_support import send, serve_example
-from tests.servers import ROOT
 
 OUTPUT = ROOT / "docs" / "live-page.png"
 AGREE, DECLINE = "Response_Action_Agree", "Response_Action_Reject"

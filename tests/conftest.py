@@ -17,9 +17,14 @@ from hypothesis import HealthCheck, settings
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from devtools.apps import example_config, flask_app, middleware
+from devtools.apps import other_app as other_app
+from devtools.signing import NOW as NOW
+from devtools.signing import OLD_TOKEN as OLD_TOKEN
+from devtools.signing import PATH, SDKAPPID, TOKEN, FrozenClock
 from example_app import create_app, get_service
 from example_app.store import Store
-from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, HookRegistry, testing
+from flask_friendcb import HookRegistry
 from flask_friendcb.testing import (
     SAMPLE_REQUEST,
     callback_query,
@@ -46,57 +51,10 @@ settings.load_profile(
 # Real Redis and PostgreSQL servers: redis_server, redis_url, postgres_server, postgres_url.
 pytest_plugins = ["tests.services"]
 
-SDKAPPID = "1400000000"
-TOKEN = "test-token-0123456789"
-OLD_TOKEN = "old-token-9876543210"
-NOW = 1_700_000_000
-PATH = "/im/callback"
-
-
-class FrozenClock(testing.FrozenClock):
-    """The testing kit's clock, stopped at NOW unless told otherwise."""
-
-    def __init__(self, now: float = NOW) -> None:
-        super().__init__(now)
-
 
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()
-
-
-def other_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    """The app a middleware wraps: says who it is and what it saw."""
-    body = json.dumps(
-        {"app": "other", "path": environ.get("PATH_INFO"), "method": environ["REQUEST_METHOD"]}
-    ).encode()
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [body]
-
-
-def flask_app(
-    blueprint: FriendCallbackBlueprint | None = None, **config: Any
-) -> tuple[Flask, FriendCallbackBlueprint]:
-    """A Flask app with the blueprint at /im/callback; ``config`` overrides the defaults
-    (a value of None removes the key)."""
-    blueprint = blueprint or FriendCallbackBlueprint()
-    app = Flask("test_app")
-    settings: dict[str, Any] = {"FRIENDCB_SDKAPPID": int(SDKAPPID), "FRIENDCB_TOKEN": TOKEN}
-    settings.update(config)
-    app.config.update({key: value for key, value in settings.items() if value is not None})
-
-    @app.route("/hello", methods=["GET", "POST"])
-    def hello() -> dict[str, str]:
-        return {"app": "flask"}
-
-    app.register_blueprint(blueprint, url_prefix="/im")
-    return app, blueprint
-
-
-def middleware(**settings: Any) -> FriendCallbackMiddleware:
-    options: dict[str, Any] = {"sdkappid": SDKAPPID, "token": TOKEN}
-    options.update(settings)
-    return FriendCallbackMiddleware(other_app, path=PATH, **options)
 
 
 @dataclass
@@ -217,16 +175,6 @@ class ExampleService:
 
     def codes(self, from_account: str, *items: Any) -> list[int]:
         return [code for code, _ in self.callback(from_account, *items)]
-
-
-def example_config(database: str, **config: Any) -> dict[str, Any]:
-    """example_app's config for a test: the test token, a database of its own."""
-    return {
-        "FRIENDCB_SDKAPPID": int(SDKAPPID),
-        "FRIENDCB_TOKEN": TOKEN,
-        "EXAMPLE_DATABASE": database,
-        **config,
-    }
 
 
 @pytest.fixture

@@ -147,9 +147,11 @@ def test_an_empty_database_is_upgraded_to_head(audit_url: str) -> None:
         assert {"callbacks_by_record", "callbacks_by_time"} <= index_names(
             audit.engine, "callbacks"
         )
-        assert {"decisions_by_record", "decisions_for_stats", "decisions_by_from"} <= index_names(
-            audit.engine, "decisions"
-        )
+        assert {
+            "decisions_by_record",
+            "decisions_by_time_counts",
+            "decisions_by_from",
+        } <= index_names(audit.engine, "decisions")
         assert audit.counts() == (0, 0)
         audit.upgrade()  # a second upgrade (another worker, a restart) changes nothing
         assert audit.revision() == "0002"
@@ -274,8 +276,8 @@ def test_an_unreachable_database_is_one_line_naming_the_variable(tmp_path: Path)
         timeout=60,
     )
     assert result.returncode == 2
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert errors == [f"error: {text}"], result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("example_app: ")]
+    assert errors == [f"example_app: {text}"], result.stderr
     assert "Traceback" not in result.stderr
 
 
