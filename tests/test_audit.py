@@ -320,6 +320,9 @@ def test_a_spool_replayed_twice_writes_each_row_once(log: AuditLog, tmp_path: Pa
     with log.engine.connect() as db:
         distinct = db.execute(sa.text("SELECT count(DISTINCT record_id) FROM callbacks")).scalar()
     assert distinct == 7
+    # Written once because the second insert was a no-op, not because it was refused.
+    with contextlib.closing(sqlite3.connect(spool.path)) as db:
+        assert db.execute("SELECT count(*) FROM rejected").fetchone() == (0,)
     spool.close()
 
 
