@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import endtoend, inprocess, memory
+from . import endtoend, inprocess, memory, policies
 from .apps import KINDS, LABELS
 from .environment import environment
 
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         report["end_to_end"] = e2e.as_dict()
         missed += print_endtoend(e2e)
 
+    report["policies"] = policies.run(
+        **({"rounds": 3, "words": 2000, "redis_seconds": 0.5} if args.quick else {})
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")

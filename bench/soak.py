@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sqlite3
 import sys
 import tempfile
@@ -42,7 +43,9 @@ from devtools.example_service import (
     wait_for_workers,
 )
 from example_app import PolicyCode
+from example_app.policies import sqlite_uris
 from example_app.store import Store
+from flask_friendcb.policies import BlocklistPolicy
 
 from . import wrk
 from .environment import PACKAGES, environment
@@ -99,12 +102,13 @@ def read_audit(database: str) -> Audit:
 def block_known_spammers(database: str) -> None:
     """Put :data:`~bench.soak_plan.BLOCKED` on the service's blocklist, as its operator
     would, before the service starts."""
-    store = Store(database)
+    folder = os.path.dirname(os.path.abspath(database))
+    blocklist = BlocklistPolicy(storage_uri=sqlite_uris(folder)[0])
     try:
         for account in BLOCKED:
-            store.block(account, "a known spam farm", int(time.time() * 1000))
+            blocklist.add(account, "a known spam farm")
     finally:
-        store.close()
+        blocklist.close()
 
 
 @dataclass

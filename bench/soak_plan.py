@@ -319,7 +319,9 @@ def _wrong_types(body: dict[str, Any], number: int) -> dict[str, Any]:
     variants = (
         {**body, "ResponseFriendItem": [{**item, "To_Account": 12345}]},
         {**body, "EventTime": str(body["EventTime"])},
-        {**body, "ResponseFriendItem": [{**item, "ResponseAction": "Response_Action_Maybe"}]},
+        # An unknown ResponseAction costs that item only (200); an element that is not an
+        # object still refuses the callback.
+        {**body, "ResponseFriendItem": [item, "Response_Action_Maybe"]},
         {**body, "ResponseFriendItem": item},
         {**body, "From_Account": ["a", "list"]},
     )

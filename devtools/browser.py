@@ -25,10 +25,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 def missing_browser() -> str | None:
     """Why the browser cannot run here, or ``None``."""
     try:

@@ -31,10 +31,11 @@ from flask_friendcb.blueprint import callback_paths, get_state
 
 from .audit import connect_audit
 from .audit_log import MIGRATIONS
+from .blocklist import blocklist_cli
 from .cli import audit_cli
 from .drainer import Drainer
 from .operator import operator
-from .policies import PolicyCode, friendcb
+from .policies import PolicyCode, friendcb, install
 from .service import EXTENSION_KEY, Service, get_service
 from .settings import PREFIX, ExampleSettings
 from .spool import Spool
@@ -81,6 +82,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         store.audit.upgrade()
     else:
         _check_audit_database(store, spool)
+    # The blocklist and the velocity counts: on EXAMPLE_REDIS_URL, else beside the database.
+    install(app, settings, os.path.dirname(os.path.abspath(store.path)))
+    app.cli.add_command(blocklist_cli)
     clock = get_state(app).settings.clock
     drainer = Drainer(
         spool,

@@ -64,7 +64,8 @@ def audit_record(
         "items": [
             {
                 "to_account": _text(item.to_account),
-                "action": _text(item.response_action.value),
+                # The wire value; an invalid item's may be one the library does not know yet.
+                "action": _text(str(item.response_action)),
                 "remark": _text(item.remark),
                 "tag_name": _text(item.tag_name),
                 "result_code": int(result.result_code),
@@ -72,7 +73,8 @@ def audit_record(
                 "outcome": result.outcome.value,
                 "hook": result.hook,
             }
-            for item, result in zip(event.items, answer.results, strict=True)
+            # Every wire item, those that failed the item schema included.
+            for item, result in event.with_results(answer)
         ],
     }
 

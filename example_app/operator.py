@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
+
+from .policies import current_policies
 from .service import Service, current_service
 from .settings import is_loopback
-from .store import BlockedAccount
-from .text import utf8_length
 
 #: Seconds between two looks at the database for new decisions, per open live page.
 POLL_SECONDS = 0.5
@@ -46,7 +47,11 @@ operator = Blueprint(
 
 def _valid_account(account: str) -> None:
     # Tencent's UserIDs are at most 32 bytes.
-    if not account or utf8_length(account) > 32 or account != account.strip():
+    if (
+        not account
+        or len(account.encode("utf-8", "surrogatepass")) > 32
+        or account != account.strip()
+    ):
         raise ValidationError("an account is 1 to 32 bytes, without surrounding spaces")
 
 
@@ -115,9 +120,15 @@ def stats() -> Response:
 
 
 @operator.get("/api/blocklist")
-def blocklist() -> Response:
+def blocklist() -> tuple[Response, int]:
     """Every blocked account."""
-    return jsonify(blocklist=[asdict(entry) for entry in current_service().store.blocklist()])
+    try:
+        entries = current_policies().blocklist.entries()
+    except PolicyStorageError as error:
+        return _blocklist_unavailable(error)
+    # The most recently blocked first, as the page shows them.
+    entries.sort(key=lambda entry: entry.added_at, reverse=True)
+    return jsonify(blocklist=[_entry(entry) for entry in entries]), 200
 
 
 @operator.post("/api/blocklist")
@@ -127,17 +138,37 @@ def block() -> tuple[Response, int]:
         data = BlockSchema().load(request.get_json(silent=True) or {})
     except ValidationError as error:
         return jsonify(error="invalid request", fields=error.messages), 400
-    service = current_service()
-    entry: BlockedAccount = service.store.block(data["account"], data["reason"], service.now_ms())
-    return jsonify(asdict(entry)), 201
+    try:
+        entry = current_policies().blocklist.add(data["account"], reason=data["reason"])
+    except PolicyStorageError as error:
+        return _blocklist_unavailable(error)
+    return jsonify(_entry(entry)), 201
 
 
 @operator.delete("/api/blocklist/<path:account>")
 def unblock(account: str) -> tuple[Response, int]:
     """Unblock an account."""
-    if not current_service().store.unblock(account):
+    try:
+        removed = current_policies().blocklist.remove(account)
+    except PolicyStorageError as error:
+        return _blocklist_unavailable(error)
+    if not removed:
         return jsonify(error="not on the blocklist"), 404
     return jsonify(account=account), 200
+
+
+def _entry(entry: BlocklistEntry) -> dict[str, Any]:
+    return {
+        "account": entry.account,
+        "reason": entry.reason,
+        "added_at_ms": int(entry.added_at.timestamp() * 1000),
+    }
+
+
+def _blocklist_unavailable(error: PolicyStorageError) -> tuple[Response, int]:
+    # The operator's log gets the cause; the page only learns to try again.
+    logging.getLogger("example_app").warning("the blocklist storage failed: %s", error)
+    return jsonify(error="the blocklist is unavailable; try again"), 503
 
 
 @operator.get("/events")

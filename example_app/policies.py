@@ -1,4 +1,4 @@
-"""The anti-abuse policies: one hook each, with its own ResultCode.
+"""The anti-abuse policies: one hook each, with its own ResultCode, on the library's policies.
 
 They run in the order below, per item; the first that decides wins, and an item no policy
 refuses is allowed. The codes sit in [38000, 38899], below the library's own.
@@ -8,39 +8,50 @@ policy       code    refuses
 ============ ======= ==========================================================================
 declining    (0)     nothing: a declined request is always allowed, whoever sends it
 blocklist    38001   an item whose requester (To_Account) or responder (From_Account) is on
-                     the operator's blocklist
+                     the operator's blocklist (``BlocklistPolicy``)
 content      38003   a Remark over 96 bytes or a TagName over 30 bytes (UTF-8), or either
-                     holding a URL or a banned word (after NFKC normalisation)
+                     holding a banned word, a link, an e-mail address or a contact number,
+                     however written (``ContentPolicy``)
 velocity     38002   an acceptance by a responder who has accepted EXAMPLE_VELOCITY_LIMIT
                      requests within the last EXAMPLE_VELOCITY_WINDOW seconds
+                     (``RateLimitPolicy``)
 ============ ======= ==========================================================================
 
 Velocity runs last, so an acceptance another policy refused does not use up the responder's
-allowance.
+allowance. The blocklist and the velocity counts live in SQLite files beside the database
+(the processes of one machine), or in Redis when ``EXAMPLE_REDIS_URL`` is set (many
+instances). A storage that fails costs the item its check, never the answer: the policy
+allows it, and the outage is logged once.
 """
 
 from __future__ import annotations
 
 import enum
+import math
+import os
+from dataclasses import dataclass
+
+from flask import Flask, current_app
 
 from flask_friendcb import (
     Allow,
+    ConfigError,
     FriendCallbackBlueprint,
     FriendResponseEvent,
     FriendResponseItem,
     Reject,
     ResponseAction,
 )
+from flask_friendcb.blueprint import get_state
+from flask_friendcb.policies import BlocklistPolicy, ContentPolicy, RateLimitPolicy
+from flask_friendcb.policies.base import UNCHECKED_INFO, redact
+from flask_friendcb.policies.content import REMARK_MAX_BYTES, TAG_MAX_BYTES
 
 from .service import current_service
-from .text import (
-    REMARK_MAX_BYTES,
-    TAG_MAX_BYTES,
-    find_banned_word,
-    find_url,
-    normalise,
-    utf8_length,
-)
+from .settings import ExampleSettings
+
+#: The key of the policies in ``app.extensions``.
+POLICIES_KEY = "example_app.policies"
 
 
 class PolicyCode(enum.IntEnum):
@@ -50,8 +61,99 @@ class PolicyCode(enum.IntEnum):
     BLOCKLISTED = 38001
     #: The responder accepts requests faster than a person does.
     VELOCITY = 38002
-    #: The remark or friend group is too long, or holds a URL or a banned word.
+    #: The remark or friend group is too long, or holds a banned word, a link, an e-mail
+    #: address or a contact number.
     CONTENT = 38003
+
+
+#: What the content policy's rules read as in the answer: the field and the rule, never the
+#: word (the list is the operator's, not the spammer's).
+CONTENT_INFO = {
+    "too_long": "the {field} is over {limit} bytes",
+    "banned_word": "the {field} holds a banned word",
+    "link": "the {field} holds a link",
+    "email": "the {field} holds an e-mail address",
+    "contact": "the {field} holds a contact number",
+}
+
+
+@dataclass(frozen=True)
+class Policies:
+    """One app's policies, made from its settings."""
+
+    blocklist: BlocklistPolicy
+    content: ContentPolicy
+    velocity: RateLimitPolicy
+
+    def close(self) -> None:
+        self.blocklist.close()
+
+
+def install(app: Flask, settings: ExampleSettings, folder: str) -> Policies:
+    """Make ``app``'s policies: on ``settings.redis_url``, else on SQLite files in ``folder``.
+    An unusable ``EXAMPLE_REDIS_URL`` fails here, at start-up, with a
+    :class:`~flask_friendcb.ConfigError` naming it."""
+    if settings.redis_url:
+        blocklist_uri = velocity_uri = settings.redis_url
+        _check_redis(settings.redis_url)
+    else:
+        os.makedirs(folder, exist_ok=True)
+        blocklist_uri, velocity_uri = sqlite_uris(folder)
+    window = max(1, math.ceil(settings.velocity_window))
+    policies = Policies(
+        blocklist=BlocklistPolicy(
+            storage_uri=blocklist_uri,
+            code=PolicyCode.BLOCKLISTED,
+            clock=get_state(app).settings.clock,
+        ),
+        content=ContentPolicy(banned_words=settings.banned_words, code=PolicyCode.CONTENT),
+        velocity=RateLimitPolicy(
+            f"{settings.velocity_limit} per {window} second",
+            storage_uri=velocity_uri,
+            key="from_account",
+            code=PolicyCode.VELOCITY,
+        ),
+    )
+    app.extensions[POLICIES_KEY] = policies
+    return policies
+
+
+def get_policies(app: Flask) -> Policies:
+    """``app``'s policies."""
+    policies: Policies = app.extensions[POLICIES_KEY]
+    return policies
+
+
+def current_policies() -> Policies:
+    """The policies of the app handling the current request."""
+    return get_policies(current_app)
+
+
+def sqlite_uris(folder: str) -> tuple[str, str]:
+    """The blocklist's and the velocity counts' storage URIs without Redis: SQLite files in
+    ``folder`` (the database's), shared by the processes of this machine."""
+    # sqlite:/// then an absolute path: four slashes in all.
+    return tuple(  # type: ignore[return-value]
+        "sqlite:///" + os.path.abspath(os.path.join(folder, name))
+        for name in ("blocklist.sqlite3", "velocity.sqlite3")
+    )
+
+
+def _check_redis(url: str) -> None:
+    """Refuse a Redis URL that cannot be reached now, rather than run without a blocklist."""
+    try:
+        from flask_friendcb.policies.storage.redis import RedisBlocklist
+
+        probe = RedisBlocklist(url.replace("valkey", "redis", 1), timeout=2.0)
+        try:
+            probe.first_listed(("",))
+        finally:
+            probe.close()
+    except Exception as error:
+        raise ConfigError(
+            "EXAMPLE_REDIS_URL",
+            f"cannot use {redact(url)}: {type(error).__name__}: {str(error)[:200]}",
+        ) from None
 
 
 #: The friend-callback blueprint of the service, with the policies as its hooks.
@@ -67,45 +169,34 @@ def declining(item: FriendResponseItem, event: FriendResponseEvent) -> Allow:
 @friendcb.on_friend_response
 def blocklist(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
     """Neither a blocked requester nor a blocked responder makes a friend this way."""
-    blocked = current_service().store.first_blocked(item.to_account, event.from_account)
-    if blocked is None:
-        return None
-    role = "requester" if blocked.account == item.to_account else "responder"
-    return Reject(PolicyCode.BLOCKLISTED, f"the {role} is blocked")
+    return current_policies().blocklist(item, event)
 
 
 @friendcb.on_friend_response
 def content(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
-    """Remarks and friend groups within Tencent's limits, without links or banned words."""
-    banned = current_service().settings.banned_words
+    """Remarks and friend groups within Tencent's limits, without banned words, links, e-mail
+    addresses or contact numbers."""
+    policy = current_policies().content
     for field, text, limit in (
         ("remark", item.remark, REMARK_MAX_BYTES),
         ("friend group", item.tag_name, TAG_MAX_BYTES),
     ):
-        if utf8_length(text) > limit:
-            return Reject(PolicyCode.CONTENT, f"the {field} is over {limit} bytes")
-        plain = normalise(text)
-        if find_url(plain):
-            return Reject(PolicyCode.CONTENT, f"the {field} holds a link")
-        if find_banned_word(plain, banned):
-            # Which word is not said: the list is the operator's, not the spammer's.
-            return Reject(PolicyCode.CONTENT, f"the {field} holds a banned word")
+        match = policy.find(text, max_bytes=limit)
+        if match is not None:
+            return Reject(
+                PolicyCode.CONTENT, CONTENT_INFO[match.rule].format(field=field, limit=limit)
+            )
     return None
 
 
 @friendcb.on_friend_response(actions=[ResponseAction.AGREE_AND_ADD, ResponseAction.AGREE])
 def velocity(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
     """At most EXAMPLE_VELOCITY_LIMIT acceptances per responder per window, counted in the
-    shared database so that every worker sees every acceptance."""
-    service = current_service()
-    settings = service.settings
-    if service.store.take_acceptance(
-        event.from_account,
-        service.now_ms(),
-        int(settings.velocity_window * 1000),
-        settings.velocity_limit,
-    ):
-        return None
+    shared storage so that every worker (and, on Redis, every instance) sees every one."""
+    decision = current_policies().velocity(item, event)
+    if decision is None or decision.info == UNCHECKED_INFO:
+        return decision
+    settings = current_service().settings
     return Reject(
         PolicyCode.VELOCITY,
         f"more than {settings.velocity_limit} acceptances in {settings.velocity_window:g} s",

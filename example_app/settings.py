@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,6 @@ from typing import Any
 from flask_friendcb import ConfigError
 
 from .audit_log import parse_url
-from .text import normalise
 
 #: Prefix of the example's config keys and environment variables.
 PREFIX = "EXAMPLE_"
@@ -34,10 +34,14 @@ class ExampleSettings:
     password: str | None = None
     #: A responder may accept this many requests per window; the next is refused.
     velocity_limit: int = 20
-    #: The velocity window, in seconds.
+    #: The velocity window, in seconds (counted in whole seconds, rounded up).
     velocity_window: float = 60.0
-    #: Words a remark or friend group may not hold, already normalised.
+    #: Words a remark or friend group may not hold (the content policy reads them the way it
+    #: reads remarks; here they are only folded, to drop duplicates).
     banned_words: tuple[str, ...] = ()
+    #: Redis (or Valkey) for the blocklist and the velocity counts of many instances:
+    #: ``redis://``, ``rediss://``, ``valkey://``; ``None``: SQLite files on this machine.
+    redis_url: str | None = None
     #: The SQLite database; ``None``: ``example_app.sqlite3`` in the app's instance folder.
     database: str | None = None
     #: The audit log's SQLAlchemy URL (``postgresql+psycopg://...``); ``None``: the SQLite
@@ -75,6 +79,7 @@ class ExampleSettings:
             velocity_window=_number("velocity_window", get("velocity_window", cls.velocity_window)),
             banned_words=_words(get("banned_words", ())),
             database=_optional_str(get("database", None)),
+            redis_url=_redis_url(get("redis_url", None)),
             database_url=_database_url(get("database_url", None)),
             audit_spool=_optional_str(get("audit_spool", None)),
             audit_spool_limit=_integer(
@@ -165,6 +170,20 @@ def _number(name: str, value: Any) -> float:
     return number
 
 
+def _redis_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    url = str(value).strip()
+    scheme = url.partition("://")[0].lower()
+    if scheme not in ("redis", "rediss", "valkey", "valkeys") or "://" not in url:
+        raise ConfigError(
+            "EXAMPLE_REDIS_URL",
+            "must be a redis://, rediss://, valkey:// or valkeys:// URL "
+            f"(redis://host:6379/0), got one starting {url[:12]!r}",
+        )
+    return url
+
+
 def _words(value: Any) -> tuple[str, ...]:
     # The environment gives "casino, free money"; a config mapping may give a list.
     words = value.split(",") if isinstance(value, str) else value
@@ -172,5 +191,7 @@ def _words(value: Any) -> tuple[str, ...]:
         raise ConfigError(
             "EXAMPLE_BANNED_WORDS", f"must be a comma-separated str or a list of str, got {value!r}"
         )
-    # Normalised like the text they are looked for in: a full-width word bans the ASCII one.
-    return tuple(dict.fromkeys(word for word in (normalise(w).strip() for w in words) if word))
+    # Folded only to drop duplicates (" Casino" and its full-width twin); ContentPolicy reads them
+    # the way it reads remarks.
+    folded = (unicodedata.normalize("NFKC", word).casefold().strip() for word in words)
+    return tuple(dict.fromkeys(word for word in folded if word))

@@ -1,5 +1,6 @@
 """The service's stores: the audit log (through SQLAlchemy, ``audit_log.py``: SQLite or
-PostgreSQL), and the SQLite database of the blocklist, the velocity counters and the secret key.
+PostgreSQL), and the SQLite database of its secret key (the blocklist and the velocity counts
+are the library's policies', in their own storages).
 
 They are the state every gunicorn worker shares, so whatever must hold across workers lives
 here and nowhere in process memory. The SQLite database runs in WAL mode: readers (the live
@@ -16,7 +17,6 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .audit_log import AuditLog, MinuteCount
@@ -25,10 +25,8 @@ from .audit_log import escape_like as escape_like  # where the operator page's c
 if TYPE_CHECKING:
     from .drainer import Drainer
 
-#: How long a hook waits for SQLite's write lock: well under the library's deadline, so a busy
-#: database costs one hook, not Tencent's 2 s timeout.
-HOOK_TIMEOUT = 0.5
-#: How long an operator's change waits for the lock (never on a callback's path).
+#: How long a change (the secret key, made once) waits for SQLite's lock; never on a
+#: callback's path.
 AUDIT_TIMEOUT = 10.0
 
 # Idle connections kept per process; more are opened when needed and closed after use.
@@ -39,18 +37,6 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS blocklist (
-    account TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    added_at_ms INTEGER NOT NULL
-);
--- Recent acceptances, for the velocity policy; rows older than its window are pruned.
-CREATE TABLE IF NOT EXISTS acceptances (
-    from_account TEXT NOT NULL,
-    at_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS acceptances_by_account ON acceptances (from_account, at_ms);
-CREATE INDEX IF NOT EXISTS acceptances_by_time ON acceptances (at_ms);
 """
 
 # Connections a forked child inherited: kept, never used, never closed.
@@ -84,15 +70,6 @@ def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
 def embedded_url(path: str) -> str:
     """The SQLAlchemy URL of the SQLite file at ``path``."""
     return f"sqlite:///{os.path.abspath(path)}"
-
-
-@dataclass(frozen=True)
-class BlockedAccount:
-    """An entry of the blocklist."""
-
-    account: str
-    reason: str
-    added_at_ms: int
 
 
 class Store:
@@ -171,70 +148,6 @@ class Store:
     def _sync(self) -> None:
         if self.drainer is not None:
             self.drainer.sync()
-
-    # -- blocklist -------------------------------------------------------------------------
-
-    def block(self, account: str, reason: str, now_ms: int) -> BlockedAccount:
-        """Put ``account`` on the blocklist (or update its reason)."""
-        with self._transaction(AUDIT_TIMEOUT) as db:
-            db.execute(
-                "INSERT INTO blocklist (account, reason, added_at_ms) VALUES (?, ?, ?)"
-                " ON CONFLICT (account) DO UPDATE SET reason = excluded.reason",
-                (account, reason, now_ms),
-            )
-            row = db.execute(
-                "SELECT account, reason, added_at_ms FROM blocklist WHERE account = ?", (account,)
-            ).fetchone()
-        return BlockedAccount(*row)
-
-    def unblock(self, account: str) -> bool:
-        """Take ``account`` off the blocklist; whether it was on it."""
-        with self._transaction(AUDIT_TIMEOUT) as db:
-            cursor = db.execute("DELETE FROM blocklist WHERE account = ?", (account,))
-        return cursor.rowcount > 0
-
-    def blocklist(self) -> list[BlockedAccount]:
-        """Every blocked account, the most recently added first."""
-        with self._connection(HOOK_TIMEOUT) as db:
-            rows = db.execute(
-                "SELECT account, reason, added_at_ms FROM blocklist"
-                " ORDER BY added_at_ms DESC, account"
-            ).fetchall()
-        return [BlockedAccount(*row) for row in rows]
-
-    def first_blocked(self, *accounts: str) -> BlockedAccount | None:
-        """The first of ``accounts`` that is on the blocklist, or ``None``."""
-        with self._connection(HOOK_TIMEOUT) as db:
-            for account in accounts:
-                row = db.execute(
-                    "SELECT account, reason, added_at_ms FROM blocklist WHERE account = ?",
-                    (account,),
-                ).fetchone()
-                if row is not None:
-                    return BlockedAccount(*row)
-        return None
-
-    # -- velocity --------------------------------------------------------------------------
-
-    def take_acceptance(self, account: str, now_ms: int, window_ms: int, limit: int) -> bool:
-        """Count one acceptance by ``account`` at ``now_ms``, unless it already has ``limit``
-        of them in the ``window_ms`` before; whether it was counted.
-
-        Check and count are one write transaction, so two workers cannot both take the last
-        place in the window.
-        """
-        with self._transaction(HOOK_TIMEOUT) as db:
-            db.execute("DELETE FROM acceptances WHERE at_ms <= ?", (now_ms - window_ms,))
-            (count,) = db.execute(
-                "SELECT count(*) FROM acceptances WHERE from_account = ? AND at_ms > ?",
-                (account, now_ms - window_ms),
-            ).fetchone()
-            if count >= limit:
-                return False
-            db.execute(
-                "INSERT INTO acceptances (from_account, at_ms) VALUES (?, ?)", (account, now_ms)
-            )
-        return True
 
     # -- secret ----------------------------------------------------------------------------
 

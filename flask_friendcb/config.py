@@ -53,6 +53,9 @@ class Settings:
     clock: Callable[[], float] = time.time
     #: Where to serve the OpenAPI description of the callback (GET), or ``None``: not served.
     openapi_route: str | None = None
+    #: Whether to record Prometheus metrics (:mod:`flask_friendcb.metrics`; needs the
+    #: ``metrics`` extra).
+    metrics: bool = False
     #: Whether Flask-Limiter's limits skip the callback route (Flask only).
     limiter_exempt: bool = True
 
@@ -113,6 +116,12 @@ class Settings:
         if not callable(clock):
             raise ConfigError(key("clock"), "must be a callable returning Unix time in seconds")
         openapi_route = _route(key("openapi_route"), get("openapi_route"))
+        metrics = _boolean(key("metrics"), get("metrics"))
+        if metrics and importlib.util.find_spec("prometheus_client") is None:
+            # Better at start-up than as a callback that cannot record.
+            raise ConfigError(
+                key("metrics"), "needs prometheus_client: pip install 'flask-friendcb[metrics]'"
+            )
         return cls(
             sdkappid=sdkappid,
             tokens=tokens,
@@ -124,6 +133,7 @@ class Settings:
             max_content_length=max_content_length,
             clock=clock,
             openapi_route=openapi_route,
+            metrics=metrics,
         )
 
     @classmethod
@@ -169,6 +179,7 @@ _DEFAULTS: dict[str, Any] = {
     "max_content_length": Settings.max_content_length,
     "clock": time.time,
     "openapi_route": None,
+    "metrics": False,
 }
 _OPTION_NAMES = frozenset(_DEFAULTS) | {"sdkappid", "token"}
 # Settings the Flask adapter alone reads.

@@ -1,24 +1,28 @@
 """The framework-free pipeline: a request's method, query and body in, an HTTP answer out.
 
 Checks run cheapest first: the method, then the query string (``SdkAppid``, ``Sign``,
-``RequestTime``), and only then is the body read, up to the size limit. Every refusal is a JSON
-answer in the protocol's shape; nothing a caller sends can raise out of :meth:`handle`.
+``RequestTime``), and only then is the body read, up to the size limit
+(:mod:`~flask_friendcb.jsonbody`). The command routes the body: the friend-response callback to
+its decider (:mod:`~flask_friendcb.friend_response`), any other to its handler, if any. Every
+refusal is a JSON answer in the protocol's shape; nothing a caller sends can raise out of
+:meth:`CallbackHandler.handle`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .auth import Authenticator, describe
 from .config import ON_HOOK_ERROR_ALLOW, Settings
-from .errors import BodyReadError, CallbackRefused
-from .hooks import HookPolicy, HookRegistry, decide
-from .models import CallbackContext, FriendResponseAnswer, FriendResponseEvent
+from .errors import CallbackRefused
+from .friend_response import MAX_INFO, AnswerObserver, EventObserver, FriendResponseDecider
+from .hooks import HookPolicy, HookRegistry
+from .jsonbody import BodyReader, encode, read_json_object
+from .models import CallbackContext
 from .protocol import (
     FRIEND_RESPONSE_COMMAND,
     QUERY_COMMAND,
@@ -27,30 +31,16 @@ from .protocol import (
     QUERY_SIGN,
     ErrorCode,
 )
-from .schemas import (
-    CallbackQuery,
-    EnvelopeSchema,
-    FriendResponseAnswerSchema,
-    FriendResponseBodySchema,
-    ValidationError,
-    describe_errors,
-    parse_query,
-)
+from .schemas import EnvelopeSchema, parse_query
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 logger = logging.getLogger("flask_friendcb")
-
-#: Reads at most ``limit`` bytes of the request body; may raise :class:`BodyReadError`.
-BodyReader = Callable[[int], bytes]
-#: Called with each authenticated friend-response event, before the hooks run.
-EventObserver = Callable[[FriendResponseEvent], None]
-#: Called with each event and the answer the hooks decided, before it is sent.
-AnswerObserver = Callable[[FriendResponseEvent, FriendResponseAnswer], None]
 
 _JSON_HEADERS = (("Content-Type", "application/json"),)
 _ALLOW_HEADERS = (*_JSON_HEADERS, ("Allow", "POST"))
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
-# ErrorInfo is free text for people; a long schema report is cut rather than echoed whole.
-_MAX_INFO = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +79,26 @@ class CallbackHandler:
         self._authenticator = Authenticator(
             settings.sdkappid, settings.tokens, settings.max_skew, settings.clock
         )
-        self._policy = HookPolicy(
-            result_code=0
-            if settings.on_hook_error == ON_HOOK_ERROR_ALLOW
-            else settings.hook_error_code,
-            deadline=settings.deadline,
-        )
-        self._body_schema = FriendResponseBodySchema()
-        self._answer_schema = FriendResponseAnswerSchema()
         self._envelope_schema = EnvelopeSchema()
+        # Off, the metrics module is not even imported: the request path checks one attribute.
+        self._metrics: Metrics | None = None
+        if settings.metrics:
+            from .metrics import enable
+
+            self._metrics = enable()
+        self._friend_responses = FriendResponseDecider(
+            settings.sdkappid,
+            hooks,
+            HookPolicy(
+                result_code=0
+                if settings.on_hook_error == ON_HOOK_ERROR_ALLOW
+                else settings.hook_error_code,
+                deadline=settings.deadline,
+            ),
+            on_event=on_event,
+            on_answer=on_answer,
+            metrics=self._metrics,
+        )
         # The plain OK answer is the same every time: dumped once, not per request.
         self._plain_ok = self._envelope_schema.dump(
             {"action_status": "OK", "error_code": 0, "error_info": ""}
@@ -113,7 +114,8 @@ class CallbackHandler:
         """Answer one request. ``query_string`` is decoded text; ``content_length`` is
         ``None`` when the request did not declare one (chunked transfer)."""
         try:
-            return self._handle(method, query_string, content_length, read_body)
+            response = self._handle(method, query_string, content_length, read_body)
+            code = 0
         except CallbackRefused as refusal:
             logger.warning(
                 "refused callback (%d): %s",
@@ -125,17 +127,22 @@ class CallbackHandler:
                 },
             )
             headers = _ALLOW_HEADERS if refusal.status == 405 else _JSON_HEADERS
-            return CallbackResponse(
-                refusal.status, self._envelope(refusal.code, refusal.info[:_MAX_INFO]), headers
+            code = int(refusal.code)
+            response = CallbackResponse(
+                refusal.status, self._envelope(refusal.code, refusal.info[:MAX_INFO]), headers
             )
         except Exception:
             # Never expected: every input has its answer above. Should a bug slip through, the
             # caller still gets the protocol's JSON, not a server's HTML page, and Tencent goes
             # ahead as if no callback were configured.
             logger.exception("callback could not be answered")
-            return CallbackResponse(
+            code = int(ErrorCode.INTERNAL_ERROR)
+            response = CallbackResponse(
                 500, self._envelope(ErrorCode.INTERNAL_ERROR, "the callback could not be answered")
             )
+        if self._metrics is not None:
+            self._metrics.callback(response.status, code)
+        return response
 
     def _handle(
         self,
@@ -161,10 +168,10 @@ class CallbackHandler:
             None if QUERY_SIGN in query.repeated else query.sign,
             None if QUERY_REQUEST_TIME in query.repeated else query.request_time,
         )
-        body = self._read_json_object(content_length, read_body)
+        body = read_json_object(content_length, read_body, self.settings.max_content_length)
         command = self._command(query.command, QUERY_COMMAND in query.repeated, body)
         if command == FRIEND_RESPONSE_COMMAND:
-            return self._friend_response(body, query)
+            return CallbackResponse(200, self._friend_responses.answer(body, query))
         context = CallbackContext(
             sdkappid=self.settings.sdkappid,
             callback_command=command,
@@ -172,55 +179,6 @@ class CallbackHandler:
             opt_platform=query.opt_platform,
         )
         return self._other_command(body, context)
-
-    def _read_json_object(
-        self, content_length: int | None, read_body: BodyReader
-    ) -> dict[str, Any]:
-        limit = self.settings.max_content_length
-        if content_length is not None and content_length > limit:
-            raise _too_large(limit)
-        try:
-            # One byte past the limit tells a body that is too long from one that fits.
-            raw = read_body(limit + 1 if content_length is None else content_length)
-        except BodyReadError as error:
-            raise CallbackRefused(400, ErrorCode.BODY_UNREADABLE, str(error)) from None
-        except Exception:
-            logger.warning("could not read a callback body", exc_info=True)
-            raise CallbackRefused(
-                400, ErrorCode.BODY_UNREADABLE, "the body could not be read"
-            ) from None
-        if len(raw) > limit:
-            raise _too_large(limit)
-        if not raw:
-            raise CallbackRefused(400, ErrorCode.BODY_NOT_JSON, "the body is empty")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise CallbackRefused(
-                400, ErrorCode.BODY_NOT_JSON, f"the body is not UTF-8 (byte {error.start})"
-            ) from None
-        try:
-            body = _decode(text)
-        except RecursionError:
-            raise CallbackRefused(
-                400, ErrorCode.BODY_NOT_JSON, "the body is nested too deeply"
-            ) from None
-        except (json.JSONDecodeError, _ConstantError) as error:
-            raise CallbackRefused(
-                400, ErrorCode.BODY_NOT_JSON, f"the body is not valid JSON: {error}"
-            ) from None
-        except ValueError:
-            # int() refuses integers of more than 4300 digits (sys.get_int_max_str_digits).
-            raise CallbackRefused(
-                400, ErrorCode.BODY_NOT_JSON, "the body holds a number with too many digits"
-            ) from None
-        if not isinstance(body, dict):
-            raise CallbackRefused(
-                400,
-                ErrorCode.BODY_NOT_OBJECT,
-                f"the body must be a JSON object, not {_json_type(body)}",
-            )
-        return body
 
     @staticmethod
     def _command(query_command: str | None, repeated: bool, body: Mapping[str, Any]) -> str:
@@ -247,35 +205,6 @@ class CallbackHandler:
             )
         return command
 
-    def _friend_response(self, body: dict[str, Any], query: CallbackQuery) -> CallbackResponse:
-        try:
-            data = self._body_schema.load(body)
-        except ValidationError as error:
-            raise CallbackRefused(
-                400, ErrorCode.BODY_INVALID, describe_errors(error.messages, _MAX_INFO)
-            ) from None
-        event = FriendResponseEvent(
-            sdkappid=self.settings.sdkappid,
-            callback_command=FRIEND_RESPONSE_COMMAND,
-            requester_account=data["requester_account"],
-            from_account=data["from_account"],
-            event_time_ms=data["event_time_ms"],
-            items=tuple(data["items"]),
-            client_ip=query.client_ip,
-            opt_platform=query.opt_platform,
-        )
-        if self.on_event is not None:
-            _observe(self.on_event, event)
-        answer = decide(self.hooks, event, self._policy)
-        if logger.isEnabledFor(logging.INFO):
-            _log_decisions(data["from_account"], answer)
-        if self.on_answer is not None:
-            _observe(self.on_answer, event, answer)
-        payload = self._answer_schema.dump(
-            {"action_status": "OK", "error_code": 0, "error_info": "", "results": answer.results}
-        )
-        return CallbackResponse(200, _encode(payload))
-
     def _other_command(self, body: dict[str, Any], context: CallbackContext) -> CallbackResponse:
         plain = self._plain_ok
         handler = self.hooks.command_handler(context.callback_command)
@@ -285,10 +214,10 @@ class CallbackHandler:
                 describe(context.callback_command),
                 extra={"friendcb_command": context.callback_command},
             )
-            return CallbackResponse(200, _encode(plain))
+            return CallbackResponse(200, encode(plain))
         try:
             extra = handler(body, context)
-            return CallbackResponse(200, _encode(plain if extra is None else {**plain, **extra}))
+            return CallbackResponse(200, encode(plain if extra is None else {**plain, **extra}))
         except Exception:
             # Tencent itself fails open when a callback goes wrong; so do we.
             logger.exception(
@@ -296,94 +225,20 @@ class CallbackHandler:
                 context.callback_command,
                 extra={"friendcb_command": context.callback_command},
             )
-            return CallbackResponse(200, _encode(plain))
+            return CallbackResponse(200, encode(plain))
 
     def _envelope(self, code: int, info: str) -> bytes:
-        return _encode(
+        return encode(
             self._envelope_schema.dump(
                 {"action_status": "FAIL", "error_code": int(code), "error_info": info}
             )
         )
 
 
-def _log_decisions(from_account: str, answer: FriendResponseAnswer) -> None:
-    # Blocked items at INFO, allowed ones at DEBUG; the extra= fields are for log pipelines
-    # that index records, the message for people. Only the results are read: they hold what
-    # came on the wire, whatever a hook did to the event.
-    for result in answer.results:
-        level = logging.DEBUG if result.allowed else logging.INFO
-        if not logger.isEnabledFor(level):
-            continue
-        action = result.response_action.value if result.response_action else ""
-        logger.log(
-            level,
-            "%s %s: From_Account %s, To_Account %s, ResultCode %d (%s)",
-            "allowed" if result.allowed else "blocked",
-            action,
-            describe(from_account),
-            describe(result.to_account),
-            result.result_code,
-            result.hook or "no hook decided",
-            extra={
-                "friendcb_from_account": from_account,
-                "friendcb_to_account": result.to_account,
-                "friendcb_action": action,
-                "friendcb_result_code": result.result_code,
-                "friendcb_outcome": result.outcome.value,
-                "friendcb_hook": result.hook,
-            },
-        )
-
-
-def _observe(observer: Callable[..., None], *args: Any) -> None:
-    # An observer is the app's code, like a hook: its failure must not cost Tencent an answer.
-    try:
-        observer(*args)
-    except Exception:
-        logger.exception("callback observer %r failed", observer)
-
-
-def _decode(text: str) -> Any:
-    # What json.loads(text, parse_constant=...) does, without building a decoder per call.
-    if text.startswith("\ufeff"):
-        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return _DECODER.decode(text)
-
-
-def _encode(payload: Mapping[str, Any]) -> bytes:
-    return _ENCODER.encode(payload).encode("ascii")
-
-
-class _ConstantError(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    # Python's json reads NaN and Infinity, which are not JSON and break json.dumps later.
-    raise _ConstantError(f"{name} is not a JSON number")
-
-
-# Built once: json.loads and json.dumps build a new decoder or encoder on every call that
-# passes options. ASCII output: lone surrogates from \ud800-style escapes in the request stay
-# encodable.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-
-
-def _too_large(limit: int) -> CallbackRefused:
-    return CallbackRefused(413, ErrorCode.BODY_TOO_LARGE, f"the body is larger than {limit} bytes")
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
-
-
-__all__ = ["BodyReader", "CallbackHandler", "CallbackResponse"]
+__all__ = [
+    "AnswerObserver",
+    "BodyReader",
+    "CallbackHandler",
+    "CallbackResponse",
+    "EventObserver",
+]

@@ -101,7 +101,7 @@ class HookRegistry:
         watched = _actions(actions)
 
         def register(hook: HookT) -> HookT:
-            self._add(hook, watched)
+            self._add(hook, _own_actions(hook) if actions is None else watched)
             return hook
 
         return register if func is None else register(func)
@@ -110,7 +110,7 @@ class HookRegistry:
         self, func: FriendResponseHook, *, actions: Iterable[ResponseAction | str] | None = None
     ) -> None:
         """Register a hook without the decorator syntax."""
-        self._add(func, _actions(actions))
+        self._add(func, _own_actions(func) if actions is None else _actions(actions))
 
     def _add(self, hook: FriendResponseHook, watched: frozenset[ResponseAction] | None) -> None:
         if not callable(hook):
@@ -199,13 +199,19 @@ class HookDecorators:
         return self.hooks.on_command(command)
 
 
+#: Called with a hook's name and the seconds one call of it took (metrics).
+HookTimeObserver = Callable[[str, float], None]
+
+
 def decide(
     registry: HookRegistry,
     event: FriendResponseEvent,
     policy: HookPolicy,
     timer: Callable[[], float] = time.perf_counter,
+    on_hook_time: HookTimeObserver | None = None,
 ) -> FriendResponseAnswer:
-    """Run the hooks on every item of ``event`` and return one result per item, in order."""
+    """Run the hooks on every item of ``event`` and return one result per item, in order.
+    ``on_hook_time``, when given, is told how long each hook call took, raising or not."""
     results = []
     expires = timer() + policy.deadline
     late = False
@@ -215,7 +221,8 @@ def decide(
     for index, (item, to_account, action) in enumerate(wire):
         result = None
         for hook in registry.hooks_for(action):
-            if late or timer() >= expires:
+            # Once late, no more timer calls: every item left falls back at once.
+            if late or (started := timer()) >= expires:
                 if not late:
                     logger.warning(
                         "deadline of %g s passed before hook %s on item %d of %d",
@@ -231,6 +238,8 @@ def decide(
             try:
                 decision: object = hook.func(item, event)
             except Exception:
+                if on_hook_time is not None:
+                    on_hook_time(hook.name, timer() - started)
                 logger.exception(
                     "hook %s raised on item %d (To_Account %s)",
                     hook.name,
@@ -240,6 +249,8 @@ def decide(
                 )
                 result = _fallback(to_account, action, Outcome.HOOK_ERROR, hook.name, policy)
                 break
+            if on_hook_time is not None:
+                on_hook_time(hook.name, timer() - started)
             if decision is None:
                 continue
             try:
@@ -307,6 +318,13 @@ def _actions(actions: Iterable[ResponseAction | str] | None) -> frozenset[Respon
     if not watched:
         raise ValueError("actions is empty: the hook would never run; omit it to watch all")
     return frozenset(watched)
+
+
+def _own_actions(hook: object) -> frozenset[ResponseAction] | None:
+    """The actions a hook object declares (a ready policy's ``actions``), used when it is
+    registered without ``actions=``: a rate limit then never counts a decline."""
+    own = getattr(hook, "actions", None)
+    return None if own is None else _actions(own)
 
 
 def _qualified_name(func: Callable[..., Any]) -> str:

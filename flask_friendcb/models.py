@@ -9,6 +9,7 @@ hook cannot change what the hooks after it see.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -28,6 +29,33 @@ class FriendResponseItem:
     #: The remark the responder gives the requester (``Remark``); "" when absent or null.
     remark: str = ""
     #: The friend group the responder puts the requester in (``TagName``); "" when absent or null.
+    tag_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidItem:
+    """An element of ``ResponseFriendItem`` that names its requester but fails the item schema:
+    an unknown ``ResponseAction`` (Tencent may add one), a ``Remark`` or ``TagName`` that is
+    not a string, a missing ``ResponseAction``.
+
+    No hook sees it: the error policy (``FRIENDCB_ON_HOOK_ERROR``) decides it, its reason is
+    logged, and the other items of the callback are decided by the hooks as usual. Observers
+    find it in :attr:`FriendResponseEvent.invalid_items`.
+    """
+
+    #: Its index in ``ResponseFriendItem``.
+    position: int
+    #: The user who sent the friend request (``To_Account``), a non-empty string.
+    to_account: str
+    #: What is wrong with it, by wire path, such as
+    #: ``ResponseFriendItem[1].Remark: Not a valid string.`` (never the offending value).
+    reason: str
+    #: ``ResponseAction`` as it came, when it was a string (possibly one this library does not
+    #: know yet); "" otherwise.
+    response_action: str = ""
+    #: ``Remark`` as it came, when it was a string; "" otherwise.
+    remark: str = ""
+    #: ``TagName`` as it came, when it was a string; "" otherwise.
     tag_name: str = ""
 
 
@@ -62,18 +90,36 @@ class FriendResponseEvent:
     from_account: str
     #: When Tencent saw the answer, in milliseconds since the Unix epoch (``EventTime``).
     event_time_ms: int
-    #: The answered requests, in wire order.
+    #: The answered requests that the hooks decide, in wire order.
     items: tuple[FriendResponseItem, ...]
     #: The chat client's IP address (``ClientIP`` in the query), "" when absent.
     client_ip: str = ""
     #: The chat client's platform (``OptPlatform`` in the query), "" when absent.
     opt_platform: str = ""
+    #: The requests that failed the item schema, which the error policy decides (no hook sees
+    #: them); usually empty. See :class:`InvalidItem`.
+    invalid_items: tuple[InvalidItem, ...] = ()
 
     @property
     def event_time(self) -> datetime:
         """``event_time_ms`` as an aware UTC :class:`~datetime.datetime`."""
         # Adding a timedelta is exact to the millisecond, unlike fromtimestamp(ms / 1000).
         return _EPOCH + timedelta(milliseconds=self.event_time_ms)
+
+    def with_results(
+        self, answer: FriendResponseAnswer
+    ) -> Iterator[tuple[FriendResponseItem | InvalidItem, ItemResult]]:
+        """Every item as it came on the wire, hooked or invalid, with its result, in wire
+        order: what an observer of :data:`~flask_friendcb.signals.answer_decided` pairs up.
+
+        ``zip(event.items, answer.results)`` pairs them only while no item is invalid.
+        """
+        if not self.invalid_items:
+            return zip(self.items, answer.results, strict=True)
+        items: list[FriendResponseItem | InvalidItem] = list(self.items)
+        for invalid in self.invalid_items:  # in wire order, so each lands at its position
+            items.insert(invalid.position, invalid)
+        return zip(items, answer.results, strict=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +165,9 @@ class Outcome(str, enum.Enum):
     HOOK_ERROR = "hook_error"
     #: The deadline passed before the hooks were done: the error policy decided.
     DEADLINE = "deadline"
+    #: The item failed the item schema (:class:`InvalidItem`): no hook saw it, the error
+    #: policy decided.
+    INVALID_ITEM = "invalid_item"
 
     def __str__(self) -> str:
         return self.value
@@ -138,7 +187,8 @@ class ItemResult:
     outcome: Outcome
     #: The qualified name of the hook that decided or failed, or ``None``.
     hook: str | None = None
-    #: The item's ``ResponseAction``, as it came on the wire.
+    #: The item's ``ResponseAction``, as it came on the wire; ``None`` for an invalid item whose
+    #: action is not one of :class:`ResponseAction`.
     response_action: ResponseAction | None = None
 
     @property

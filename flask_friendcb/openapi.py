@@ -96,18 +96,22 @@ _PROPERTY_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
         "query has one too, they must be equal. Absent or null, the query's counts.",
         "Requester_Account": "Who initiated the operation; absent or null reads as empty.",
         "From_Account": "The user who answers the friend requests.",
-        "ResponseFriendItem": "The answered friend requests, decided one by one.",
+        "ResponseFriendItem": "The answered friend requests, decided one by one; null reads "
+        "as empty. An element that is not an object, or has no non-empty string `To_Account`, "
+        "refuses the whole callback (400).",
         "EventTime": "When Tencent saw the answer, in milliseconds since the Unix epoch: a JSON "
         "integer, written without a fraction or exponent (`1.0` is refused).",
     },
     "FriendResponseItem": {
         "To_Account": "The user who sent the friend request.",
-        "Remark": "The remark the responder gives the requester; absent or null reads as empty.",
+        "Remark": "The remark the responder gives the requester; absent or null reads as empty. "
+        "Any other value than a string makes the item invalid (see ResponseAction).",
         "TagName": "The friend group the responder puts the requester in; absent or null "
-        "reads as empty.",
+        "reads as empty. Any other value than a string makes the item invalid.",
         "ResponseAction": "`Response_Action_AgreeAndAdd` accepts and adds back (two-way), "
         "`Response_Action_Agree` lets the requester add the responder (one-way), "
-        "`Response_Action_Reject` declines.",
+        "`Response_Action_Reject` declines. Any other value, or none, makes the item invalid: "
+        "no hook sees it, the error policy decides it, and the other items are decided as usual.",
     },
     "FriendResponseAnswer": {
         "ActionStatus": "`OK`: the callback was processed.",
@@ -307,8 +311,19 @@ def _annotate(schemas: dict[str, Any]) -> None:
     error["required"] = ["ActionStatus", "ErrorCode", "ErrorInfo"]
     error["properties"]["ActionStatus"]["enum"] = ["FAIL"]
     error["properties"]["ErrorCode"].update(minimum=CODE_MIN, maximum=CODE_MAX)
+    # One bad item costs one item: an item that names its requester but fails the item schema
+    # is answered (the error policy decides it), so only To_Account is required of an item and
+    # the other fields take any value; the known actions stay as examples. Null reads as [].
     item = schemas["FriendResponseItem"]
-    item["properties"]["ResponseAction"]["type"] = "string"
+    item["required"] = ["To_Account"]
+    for name in ("Remark", "TagName", "ResponseAction"):
+        prop = item["properties"][name]
+        prop.pop("type", None)
+        known = prop.pop("enum", None)
+        if known:
+            prop["examples"] = known
+    body_items = schemas["FriendResponseCallback"]["properties"]["ResponseFriendItem"]
+    body_items["type"] = ["array", "null"]
 
 
 __all__ = ["OPENAPI_VERSION", "STATUS_CODES", "openapi_document", "openapi_json"]

@@ -13,7 +13,7 @@ give; anything else goes through marshmallow's own paths, with their checks and 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -29,7 +29,7 @@ from marshmallow.decorators import (
 )
 from marshmallow.types import UnknownOption
 
-from .models import FriendResponseItem
+from .models import FriendResponseItem, InvalidItem
 from .protocol import (
     QUERY_CLIENT_IP,
     QUERY_COMMAND,
@@ -308,12 +308,22 @@ MAX_ITEMS = 1000
 _MAX_ITEMS_CHECK = validate.Length(max=MAX_ITEMS, error="More than {max} items.")
 
 
-class _ItemList(fields.List[FriendResponseItem]):
-    """``ResponseFriendItem``: a list of :class:`FriendResponseItemSchema`.
+class PartlyInvalidItems(list[FriendResponseItem | InvalidItem | None]):
+    """What ``ResponseFriendItem`` loads as when some items fail the item schema: every item
+    in wire order, each a :class:`FriendResponseItem` or an :class:`InvalidItem`. When every
+    item loads, it is a plain list of :class:`FriendResponseItem` (the common case, which
+    costs nothing more)."""
 
-    A list of objects goes straight to the item schema's ``load``; at the first element that is
-    not an object or does not load, the whole list takes ``List(Nested)``'s own path, which
-    reports every element at fault by its index.
+
+class _ItemList(fields.List[FriendResponseItem | InvalidItem]):
+    """``ResponseFriendItem``: a list of :class:`FriendResponseItemSchema`; null reads as [].
+
+    A list of objects goes straight to the item schema's ``load``. One bad item costs one item:
+    an object whose ``To_Account`` is a non-empty string but that fails the item schema loads
+    as an :class:`InvalidItem`, for the error policy to decide. Only an element that is not an
+    object or has no usable ``To_Account`` (its ``ResultItem`` could not name it) fails the
+    whole list, through ``List(Nested)``'s own path, which reports every element at fault by
+    its index.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -326,7 +336,10 @@ class _ItemList(fields.List[FriendResponseItem]):
 
     def deserialize(
         self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kw: Any
-    ) -> list[FriendResponseItem | None]:
+    ) -> list[FriendResponseItem | InvalidItem | None]:
+        if value is None:
+            # Tencent's peers (Go, Java) read a null list as empty; so does this library.
+            return []
         if isinstance(value, list):
             # Before any item is read: marshmallow validates a list only after reading all of
             # it, and a megabyte of bad items costs seconds to report.
@@ -335,7 +348,7 @@ class _ItemList(fields.List[FriendResponseItem]):
         # only call _deserialize.
         if type(value) is list and not kw:
             load = self.inner.schema.load  # type: ignore[attr-defined]
-            items = []
+            items: list[FriendResponseItem | InvalidItem | None] = []
             try:
                 for each in value:
                     if type(each) is not dict:
@@ -344,9 +357,54 @@ class _ItemList(fields.List[FriendResponseItem]):
                 else:
                     return items
             except ValidationError:
-                pass
-        result: list[FriendResponseItem | None] = super().deserialize(value, attr, data, **kw)
+                tolerated = _load_tolerantly(value, load)
+                if tolerated is not None:
+                    return tolerated
+        result: list[FriendResponseItem | InvalidItem | None] = super().deserialize(
+            value, attr, data, **kw
+        )
         return result
+
+
+_TO_ACCOUNT = FriendResponseItemSchema().fields["to_account"]
+
+
+def _load_tolerantly(
+    value: list[Any], load: Callable[[dict[str, Any]], FriendResponseItem]
+) -> PartlyInvalidItems | None:
+    """Each element loaded, or an :class:`InvalidItem` when it fails the item schema; ``None``
+    when an element is not an object or has no usable ``To_Account``, which refuses the whole
+    callback."""
+    items = PartlyInvalidItems()
+    for position, each in enumerate(value):
+        if type(each) is not dict:
+            return None
+        try:
+            items.append(load(each))
+            continue
+        except ValidationError as error:
+            messages = error.messages
+        try:
+            to_account = _TO_ACCOUNT.deserialize(each.get("To_Account", missing))
+        except ValidationError:
+            return None
+        if not isinstance(to_account, str):  # cannot be: the field loads str or raises
+            return None
+        items.append(
+            InvalidItem(
+                position=position,
+                to_account=to_account,
+                reason=describe_errors({"ResponseFriendItem": {position: messages}}),
+                response_action=_text(each.get("ResponseAction")),
+                remark=_text(each.get("Remark")),
+                tag_name=_text(each.get("TagName")),
+            )
+        )
+    return items
+
+
+def _text(value: Any) -> str:
+    return value if type(value) is str else ""
 
 
 class FriendResponseBodySchema(_DirectSchema):
@@ -420,6 +478,7 @@ __all__ = [
     "FriendResponseAnswerSchema",
     "FriendResponseBodySchema",
     "FriendResponseItemSchema",
+    "PartlyInvalidItems",
     "ResultItemSchema",
     "ValidationError",
     "describe_errors",

@@ -8,8 +8,12 @@ ignored, so watching can never cost Tencent its answer::
 
     @answer_decided.connect_via(app)
     def audit(sender, event, answer):
-        for item, result in zip(event.items, answer.results):
+        for item, result in event.with_results(answer):  # every wire item, in order
             ...
+
+``answer.results`` has one result per wire item; ``event.items`` holds only the items the hooks
+decided, without those that failed the item schema (``event.invalid_items``), so
+``event.with_results(answer)`` is how to pair them.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from .signals import SignalSender
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from flask import Flask
 
 # Reads from wsgi.input are done in pieces, so a slow client costs time, not a big buffer.
 _CHUNK = 64 * 1024
@@ -103,12 +104,19 @@ class FriendCallbackMiddleware(HookDecorators):
         token: str | list[str] | tuple[str, ...] | None = None,
         allow_unsigned: bool = False,
         hooks: HookRegistry | None = None,
+        app: Flask | None = None,
         **settings: Any,
     ) -> None:
         if not isinstance(path, str) or not path.startswith("/"):
             raise ConfigError("path", f"must be a str starting with '/', got {path!r}")
+        if app is not None and not callable(getattr(app, "app_context", None)):
+            raise ConfigError(
+                "app", f"must be a Flask app, whose context hooks run in; got {app!r}"[:200]
+            )
         self.wsgi_app = wsgi_app
         self.path = path
+        #: The Flask app whose context the hooks run in, or ``None``.
+        self.app = app
         self.hooks = hooks if hooks is not None else HookRegistry()
         self.settings = Settings.from_options(
             {"sdkappid": sdkappid, "token": token, "allow_unsigned": allow_unsigned, **settings}
@@ -127,7 +135,11 @@ class FriendCallbackMiddleware(HookDecorators):
             if path is not None and path == self.settings.openapi_route:
                 return self._openapi(environ, start_response)
             return self.wsgi_app(environ, start_response)
-        response = respond(self.handler, environ)
+        if self.app is None:
+            response = respond(self.handler, environ)
+        else:
+            with self.app.app_context():
+                response = respond(self.handler, environ)
         start_response(
             response.status_line,
             [*response.headers, ("Content-Length", str(len(response.body)))],

@@ -23,14 +23,20 @@ from devtools.signing import NOW as NOW
 from devtools.signing import OLD_TOKEN as OLD_TOKEN
 from devtools.signing import PATH, SDKAPPID, TOKEN, FrozenClock
 from example_app import create_app, get_service
+from example_app.policies import get_policies
 from example_app.store import Store
 from flask_friendcb import HookRegistry
+from flask_friendcb.policies import BlocklistPolicy
 from flask_friendcb.testing import (
     SAMPLE_REQUEST,
     callback_query,
     friend_response_body,
     signed_client,
 )
+
+# The suite-wide rule: under CI (tests/ci.py says what counts), a skipped test is a failure.
+# Hooks imported into a conftest are registered like those defined in it.
+from .ci import in_ci, pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
 
 # Property-based tests run a few dozen examples in `make test` (derandomized when CI is set,
 # so CI is deterministic) and thousands in `make fuzz` (HYPOTHESIS_PROFILE=fuzz).
@@ -44,9 +50,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.load_profile(
-    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
-)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
 
 # Real Redis and PostgreSQL servers: redis_server, redis_url, postgres_server, postgres_url.
 pytest_plugins = ["tests.services"]
@@ -164,6 +168,10 @@ class ExampleService:
     @property
     def store(self) -> Store:
         return get_service(self.app).store
+
+    @property
+    def blocklist(self) -> BlocklistPolicy:
+        return get_policies(self.app).blocklist
 
     def callback(self, from_account: str, *items: Any) -> list[tuple[int, str]]:
         """Send one signed callback; each item's (ResultCode, ResultInfo)."""

@@ -167,7 +167,7 @@ def test_is_loopback(host: str | None, loopback: bool) -> None:
 def test_every_callback_and_decision_is_audited(example: BuildExample) -> None:
     service = example()
     service.clock.now += 0.25
-    service.store.block("eve", "", 0)
+    service.blocklist.add("eve", "")
     body = friend_response_body(
         "bob",
         [
@@ -256,11 +256,11 @@ def test_refused_requests_write_no_audit_row(example: BuildExample) -> None:
 def test_the_audit_log_survives_a_restart(example: BuildExample) -> None:
     first = example()
     first.callback("bob", "alice")
-    first.store.block("eve", "spam", 5)
+    first.blocklist.add("eve", "spam")
     first.store.close()
     second = example()
     assert second.store.counts() == (1, 1)
-    assert [entry.account for entry in second.store.blocklist()] == ["eve"]
+    assert [entry.account for entry in second.blocklist.entries()] == ["eve"]
     assert second.app.secret_key == first.app.secret_key
     with contextlib.closing(sqlite3.connect(second.database)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import devtools.browser
 from example_app import PolicyCode
 from flask_friendcb.testing import response_item
 
-from . import browser as browser_support
 from .browser import chromium, require_browser
 from .example_support import send, serve_example
 
@@ -111,7 +111,8 @@ def test_the_live_page_follows_callbacks_and_manages_the_blocklist(tmp_path: Pat
 def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(browser_support, "CHROMIUM", "/nonexistent/chromium")
+    # The binary is looked up where it is defined, in devtools.browser.
+    monkeypatch.setattr(devtools.browser, "CHROMIUM", "/nonexistent/chromium")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true and the browser test cannot run"):
         require_browser()

@@ -117,7 +117,7 @@ def test_blocking_needs_the_pages_csrf_token(example: BuildExample) -> None:
     refused = client.post("/api/blocklist", json={"account": "eve"})
     assert refused.status_code == 400
     assert "CSRF" in refused.json["error"]
-    assert service.store.blocklist() == []
+    assert service.blocklist.entries() == []
 
     headers = {"X-CSRFToken": csrf_token(client)}
     created = client.post(
@@ -153,7 +153,7 @@ def test_invalid_blocklist_entries_are_refused(example: BuildExample, body: obje
     response = client.post("/api/blocklist", json=body, headers={"X-CSRFToken": csrf_token(client)})
     assert response.status_code == 400
     assert response.json["error"] == "invalid request"
-    assert service.store.blocklist() == []
+    assert service.blocklist.entries() == []
 
 
 def test_blocking_again_updates_the_reason(example: BuildExample) -> None:
@@ -162,7 +162,7 @@ def test_blocking_again_updates_the_reason(example: BuildExample) -> None:
     headers = {"X-CSRFToken": csrf_token(client)}
     client.post("/api/blocklist", json={"account": "eve", "reason": "one"}, headers=headers)
     client.post("/api/blocklist", json={"account": "eve", "reason": "two"}, headers=headers)
-    assert [(e.account, e.reason) for e in service.store.blocklist()] == [("eve", "two")]
+    assert [(e.account, e.reason) for e in service.blocklist.entries()] == [("eve", "two")]
 
 
 # -- decisions and counters ------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_blocking_again_updates_the_reason(example: BuildExample) -> None:
 
 def test_decisions_are_listed_newest_first_and_filtered(example: BuildExample) -> None:
     service = example()
-    service.store.block("eve", "", 0)
+    service.blocklist.add("eve", "")
     service.callback("alice", "bob", "eve")
     service.callback("carol", response_item("alice", "Response_Action_Reject"))
     client = operator_client(service)

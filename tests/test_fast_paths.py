@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from flask_friendcb import schemas
-from flask_friendcb.models import FriendResponseItem, ItemResult, Outcome
+from flask_friendcb.models import FriendResponseItem, InvalidItem, ItemResult, Outcome
 from flask_friendcb.protocol import ResponseAction
 from flask_friendcb.schemas import (
     MAX_EVENT_TIME_MS,
@@ -67,15 +67,55 @@ class PlainItemSchema(Schema):
         return FriendResponseItem(**data)
 
 
+def _text(value: Any) -> str:
+    return value if type(value) is str else ""
+
+
+class _PlainItemList(fields.List[Any]):
+    """One bad item costs one item, on marshmallow's own paths: null reads as []; when the list
+    fails, an element that is an object with a usable To_Account becomes an InvalidItem, and
+    any other fault refuses the list with marshmallow's own report."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.Nested(PlainItemSchema), required=True, **kwargs)
+
+    def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kw: Any) -> Any:
+        if value is None:
+            return []
+        try:
+            return super().deserialize(value, attr, data, **kw)
+        except ValidationError as error:
+            faults = error.messages
+            if not isinstance(value, list) or not isinstance(faults, dict):
+                raise
+            loaded: list[Any] = []
+            for position, each in enumerate(value):
+                if position not in faults:
+                    loaded.append(PlainItemSchema().load(each))
+                    continue
+                messages = faults[position]
+                if not isinstance(each, dict) or "To_Account" in messages:
+                    raise
+                loaded.append(
+                    InvalidItem(
+                        position,
+                        each["To_Account"],
+                        schemas.describe_errors({"ResponseFriendItem": {position: messages}}),
+                        _text(each.get("ResponseAction")),
+                        _text(each.get("Remark")),
+                        _text(each.get("TagName")),
+                    )
+                )
+            return loaded
+
+
 class PlainBodySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
     requester_account = _PlainOptionalText(data_key="Requester_Account")
     from_account = fields.String(data_key="From_Account", required=True, validate=_ACCOUNT)
-    items = fields.List(
-        fields.Nested(PlainItemSchema), data_key="ResponseFriendItem", required=True
-    )
+    items = _PlainItemList(data_key="ResponseFriendItem")
     event_time_ms = fields.Integer(
         data_key="EventTime",
         strict=True,

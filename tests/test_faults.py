@@ -145,7 +145,7 @@ def test_a_bug_past_every_check_still_gets_the_protocols_json(
     def broken(*args: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("flask_friendcb.handler.decide", broken)
+    monkeypatch.setattr("flask_friendcb.friend_response.decide", broken)
     answer = rejecting.post(items("a"))
     assert answer.status == 500
     assert answer.headers["Content-Type"] == "application/json"

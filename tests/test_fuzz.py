@@ -2,8 +2,9 @@
 
 Whatever arrives (any bytes, any JSON, valid bodies bent out of shape, any query string, any
 method), the answer is never a 5xx, always the protocol's JSON shape with an ErrorCode that is 0
-or in [38000, 39000] and goes with its status, and every valid body gets exactly one
-ResultItem per item, in order, each with the decision its item called for.
+or in [38000, 39000] and goes with its status, and every valid envelope gets exactly one
+ResultItem per item, in order, each with the decision its item called for: the hook's for a
+valid item, the error policy's for an item that names its requester but is otherwise broken.
 
 Example counts come from the hypothesis profile (tests/conftest.py): a few dozen per test in
 `make test`, thousands in `make fuzz`.
@@ -45,6 +46,29 @@ def decision_for(item: FriendResponseItem) -> Reject | None:
     tell which answer each item must get."""
     size = len(item.to_account) + len(item.remark)
     return Reject(38000 + size % 900, f"size {size}") if size % 3 == 0 else None
+
+
+ACTIONS = frozenset(action.value for action in ResponseAction)
+
+
+def is_action(value: Any) -> bool:
+    return type(value) is str and value in ACTIONS
+
+
+def item_is_valid(item: dict[str, Any]) -> bool:
+    """Whether a wire item (with a usable To_Account) passes the item schema, read from the
+    protocol rather than from the library: a known action, and text or null for the others."""
+    return is_action(item.get("ResponseAction")) and all(
+        item.get(key) is None or type(item.get(key)) is str for key in ("Remark", "TagName")
+    )
+
+
+def expected_for(item: dict[str, Any]) -> dict[str, Any]:
+    """The ResultItem a wire item with a usable To_Account must get: the hook's decision when
+    it is valid, the error policy's ("allow", the default) when it is not."""
+    if item_is_valid(item):
+        return expected_result(item)
+    return {"To_Account": item["To_Account"], "ResultCode": 0, "ResultInfo": ""}
 
 
 def expected_result(item: dict[str, Any]) -> dict[str, Any]:
@@ -203,10 +227,35 @@ def response_items(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def valid_bodies(draw: st.DrawFn) -> dict[str, Any]:
+def broken_items(draw: st.DrawFn) -> dict[str, Any]:
+    """An item with a usable To_Account and at least one other field the item schema refuses:
+    an action Tencent may add, or any JSON value where text or an action belongs."""
+    item = draw(response_items())
+    key = draw(st.sampled_from(["ResponseAction", "Remark", "TagName"]))
+    if key == "ResponseAction":
+        value = draw(
+            st.one_of(
+                st.just(...),
+                st.text(max_size=30).filter(lambda text: not is_action(text)),
+                json_values.filter(lambda value: not is_action(value)),
+            )
+        )
+    else:
+        value = draw(json_values.filter(lambda value: value is not None and type(value) is not str))
+    if value is ...:
+        del item[key]
+    else:
+        item[key] = value
+    return item
+
+
+@st.composite
+def valid_bodies(draw: st.DrawFn, items: st.SearchStrategy[dict[str, Any]] | None = None) -> Any:
     body: dict[str, Any] = {
         "From_Account": draw(accounts),
-        "ResponseFriendItem": draw(st.lists(response_items(), max_size=8)),
+        "ResponseFriendItem": draw(
+            st.lists(response_items() if items is None else items, max_size=8)
+        ),
         "EventTime": draw(st.integers(0, MAX_EVENT_TIME_MS)),
     }
     if draw(st.booleans()):
@@ -360,6 +409,28 @@ def test_valid_bodies_get_one_result_per_item_in_order(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@given(body=valid_bodies(st.one_of(response_items(), broken_items())))
+def test_valid_envelopes_with_broken_items_get_one_result_per_item(
+    receivers: dict[str, Receiver], kind: str, body: dict[str, Any]
+) -> None:
+    # One bad item costs one item: the error policy decides it, the hooks decide the others.
+    answer = call(receivers[kind], encode(body), signed_query())
+    result = assert_wire_invariants(answer)
+    assert answer.status == 200, result
+    assert result["ResultItem"] == [expected_for(item) for item in body["ResponseFriendItem"]]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@given(body=valid_bodies(), null_items=st.booleans())
+def test_null_or_empty_items_get_an_empty_result(
+    receivers: dict[str, Receiver], kind: str, body: dict[str, Any], null_items: bool
+) -> None:
+    body = {**body, "ResponseFriendItem": None if null_items else []}
+    answer = call(receivers[kind], encode(body), signed_query())
+    assert assert_wire_invariants(answer)["ResultItem"] == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @given(body=mutated_bodies())
 def test_mutated_bodies_never_break_the_answer(
     receivers: dict[str, Receiver], kind: str, body: Any
@@ -367,12 +438,13 @@ def test_mutated_bodies_never_break_the_answer(
     answer = call(receivers[kind], encode(body), signed_query())
     result = assert_wire_invariants(answer)
     if answer.status == 200:
-        # The mutations left a body the schema accepts: one result per item, in order.
-        items = body["ResponseFriendItem"]
+        # The mutations left a usable envelope: one result per item, in order (null is []).
+        items = body["ResponseFriendItem"] or []
         assert [r["To_Account"] for r in result["ResultItem"]] == [i["To_Account"] for i in items]
         if len(items) <= DECIDED_ITEMS:
-            # Few enough for every hook to run well inside the deadline: each decided as valid.
-            assert result["ResultItem"] == [expected_result(item) for item in items]
+            # Few enough for every hook to run well inside the deadline: each decided by the
+            # hook, or by the error policy when the mutations broke that item.
+            assert result["ResultItem"] == [expected_for(item) for item in items]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -402,9 +474,7 @@ def test_arbitrary_query_strings(
     answer = call(receivers[kind], encode(body), query)
     result = assert_wire_invariants(answer)
     if answer.status == 200 and "ResultItem" in result:
-        assert result["ResultItem"] == [
-            expected_result(item) for item in body["ResponseFriendItem"]
-        ]
+        assert result["ResultItem"] == [expected_for(item) for item in body["ResponseFriendItem"]]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -66,7 +66,7 @@ def test_search_finds_accounts_that_contain_the_text_literally(
 
 def test_search_filters_by_decision_and_pages_within_it(example: BuildExample) -> None:
     service = example()
-    service.store.block("spammer", "", NOW * 1000)
+    service.blocklist.add("spammer", "")
     for n in range(6):
         service.callback(f"user{n}", "spammer" if n % 2 else "friend")
     blocked = service.store.search(contains="spam", blocked=True)
@@ -78,7 +78,7 @@ def test_search_filters_by_decision_and_pages_within_it(example: BuildExample) -
 
 def test_per_minute_counts_each_kind_and_the_policy_that_blocked(example: BuildExample) -> None:
     service = example(EXAMPLE_BANNED_WORDS="casino")
-    service.store.block("mallory", "", NOW * 1000)
+    service.blocklist.add("mallory", "")
     minute0 = (NOW * 1000 // 60000) * 60000
     service.callback("alice", "bob", "carol")  # 2 accepted
     service.callback("alice", response_item("dave", REJECT))  # 1 declined

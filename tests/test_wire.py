@@ -459,26 +459,29 @@ CASES = [
         info="ResponseFriendItem[0].To_Account",
     ),
     Case(
-        "schema-action-unknown",
+        "schema-to-account-empty",
         400,
         ErrorCode.BODY_INVALID,
-        body=item_with(ResponseAction="Response_Action_Maybe"),
-        info="ResponseFriendItem[0].ResponseAction",
+        body=item_with(To_Account=""),
+        info="ResponseFriendItem[0].To_Account",
     ),
     Case(
-        "schema-action-missing",
+        "schema-to-account-null",
         400,
         ErrorCode.BODY_INVALID,
-        body=item_with(ResponseAction=...),
-        info="ResponseAction",
+        body=item_with(To_Account=None),
+        info="ResponseFriendItem[0].To_Account",
     ),
     Case(
-        "schema-remark-number",
-        400,
-        ErrorCode.BODY_INVALID,
-        body=item_with(Remark=5),
-        info="ResponseFriendItem[0].Remark",
+        "schema-items-null-is-empty",
+        200,
+        None,
+        body=body_with(ResponseFriendItem=None),
     ),
+    # One bad item costs one item (see the tests of ITEM_FAULTS below): 200, the error policy.
+    Case("schema-action-unknown", 200, None, body=item_with(ResponseAction="Response_Action_X")),
+    Case("schema-action-missing", 200, None, body=item_with(ResponseAction=...)),
+    Case("schema-remark-number", 200, None, body=item_with(Remark=5)),
     Case("schema-remark-null-is-empty", 200, None, body=item_with(Remark=None)),
     Case("schema-remark-absent-is-empty", 200, None, body=item_with(Remark=..., TagName=...)),
     Case(
@@ -528,6 +531,8 @@ SERVED = {
     "body-100000-deep",
     "body-nan",
     "schema-event-time-float",
+    "schema-items-null-is-empty",
+    "schema-action-unknown",
     "command-mismatch",
     "command-other-answered-ok",
 }
@@ -704,3 +709,215 @@ def test_the_report_on_many_bad_items_is_cut_short(receiver: Receiver) -> None:
     info = answer.json["ErrorInfo"]
     assert info.startswith("ResponseFriendItem[0].To_Account: Not a valid string.")
     assert len(info) == 1000
+
+
+# --- one bad item costs one item ------------------------------------------------------------
+
+# What can be wrong with an item whose To_Account is usable: each fails the item schema, and
+# each costs that item only (DESIGN.md, section 1).
+ITEM_FAULTS: dict[str, dict[str, Any]] = {
+    "action-unknown": {"ResponseAction": "Response_Action_Block"},
+    "action-number": {"ResponseAction": 3},
+    "action-null": {"ResponseAction": None},
+    "action-missing": {"ResponseAction": ...},
+    "action-lower-case": {"ResponseAction": "response_action_agree"},
+    "remark-number": {"Remark": 5},
+    "remark-object": {"Remark": {"text": "hi"}},
+    "tag-list": {"TagName": ["friends"]},
+    "tag-bool": {"TagName": True},
+    "remark-and-action": {"Remark": 1.5, "ResponseAction": "Response_Action_New"},
+}
+
+
+def wire_item(to_account: str, **changes: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "To_Account": to_account,
+        "Remark": "hello",
+        "TagName": "friends",
+        "ResponseAction": "Response_Action_AgreeAndAdd",
+    }
+    for key, value in changes.items():
+        if value is ...:
+            del item[key]
+        else:
+            item[key] = value
+    return item
+
+
+def reject_everyone(receiver: Receiver) -> list[str]:
+    """A hook that blocks every item it is given; returns the list of accounts it saw."""
+    seen: list[str] = []
+
+    @receiver.hooks.on_friend_response
+    def block(item: Any, event: Any) -> Reject:
+        seen.append(item.to_account)
+        return Reject(38001, "blocked by the hook")
+
+    return seen
+
+
+def assert_one_bad_item_costs_one_item(receiver: Receiver, fault: dict[str, Any]) -> None:
+    seen = reject_everyone(receiver)
+    items = [wire_item("spammer"), wire_item("odd", **fault), wire_item("another")]
+    answer = receiver.post(body_with(ResponseFriendItem=items))
+    assert answer.status == 200, answer.body
+    assert_protocol_shape(answer)
+    assert answer.json["ResultItem"] == [
+        {"To_Account": "spammer", "ResultCode": 38001, "ResultInfo": "blocked by the hook"},
+        {"To_Account": "odd", "ResultCode": 0, "ResultInfo": ""},  # the default "allow" policy
+        {"To_Account": "another", "ResultCode": 38001, "ResultInfo": "blocked by the hook"},
+    ]
+    assert seen == ["spammer", "another"]  # the bad item never reaches a hook
+
+
+@pytest.mark.parametrize("fault", ITEM_FAULTS.values(), ids=list(ITEM_FAULTS))
+def test_one_bad_item_costs_one_item(receiver: Receiver, fault: dict[str, Any]) -> None:
+    assert_one_bad_item_costs_one_item(receiver, fault)
+
+
+@pytest.mark.parametrize("fault", ["action-unknown", "remark-object"])
+def test_one_bad_item_costs_one_item_over_a_real_server(
+    served_receiver: Receiver, fault: str
+) -> None:
+    assert_one_bad_item_costs_one_item(served_receiver, ITEM_FAULTS[fault])
+
+
+@pytest.mark.parametrize("kind", ["blueprint", "middleware"])
+def test_a_bad_item_is_decided_by_the_reject_policy(kind: str, clock: Any) -> None:
+    from .conftest import build_receiver
+
+    receiver = build_receiver(kind, clock, on_hook_error="reject", hook_error_code=38998)
+    seen = []
+    receiver.hooks.on_friend_response(lambda item, event: seen.append(item.to_account) and None)
+    items = [wire_item("a"), wire_item("b", ResponseAction="Response_Action_New"), wire_item("c")]
+    answer = receiver.post(body_with(ResponseFriendItem=items))
+    assert answer.status == 200
+    assert answer.json["ResultItem"] == [
+        {"To_Account": "a", "ResultCode": 0, "ResultInfo": ""},
+        {
+            "To_Account": "b",
+            "ResultCode": 38998,
+            "ResultInfo": "the friend response could not be checked",
+        },
+        {"To_Account": "c", "ResultCode": 0, "ResultInfo": ""},
+    ]
+    assert seen == ["a", "c"]
+
+
+def test_bad_items_keep_their_wire_positions(receiver: Receiver) -> None:
+    seen = reject_everyone(receiver)
+    items = [wire_item(str(n), Remark=n) if n % 3 == 0 else wire_item(str(n)) for n in range(10)]
+    answer = receiver.post(body_with(ResponseFriendItem=items))
+    assert [(r["To_Account"], r["ResultCode"]) for r in answer.json["ResultItem"]] == [
+        (str(n), 0 if n % 3 == 0 else 38001) for n in range(10)
+    ]
+    assert seen == [str(n) for n in range(10) if n % 3]
+
+
+def test_every_item_bad_still_gets_one_result_each(receiver: Receiver) -> None:
+    seen = reject_everyone(receiver)
+    items = [wire_item(f"u{n}", ResponseAction=f"Response_Action_V{n}") for n in range(3)]
+    answer = receiver.post(body_with(ResponseFriendItem=items))
+    assert answer.status == 200
+    assert [r["To_Account"] for r in answer.json["ResultItem"]] == ["u0", "u1", "u2"]
+    assert {r["ResultCode"] for r in answer.json["ResultItem"]} == {0}
+    assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "info"),
+    [
+        (5, "ResponseFriendItem[1]: Invalid input type."),
+        (None, "ResponseFriendItem[1]"),
+        ("id2", "ResponseFriendItem[1]"),
+        ([wire_item("x")], "ResponseFriendItem[1]"),
+        (wire_item(7), "ResponseFriendItem[1].To_Account: Not a valid string."),
+        (wire_item(""), "ResponseFriendItem[1].To_Account: Must not be empty."),
+        (wire_item(None), "ResponseFriendItem[1].To_Account"),
+        ({"ResponseAction": "Response_Action_Agree"}, "ResponseFriendItem[1].To_Account"),
+    ],
+    ids=["number", "null", "string", "array", "account-number", "account-empty", "account-null",
+         "account-missing"],
+)  # fmt: skip
+def test_an_item_that_cannot_be_named_refuses_the_callback(
+    receiver: Receiver, bad: Any, info: str
+) -> None:
+    # Its ResultItem could not name it, and Tencent matches results to items by To_Account.
+    seen = reject_everyone(receiver)
+    answer = receiver.post(body_with(ResponseFriendItem=[wire_item("a"), bad, wire_item("b")]))
+    assert answer.status == 400
+    assert answer.json["ErrorCode"] == ErrorCode.BODY_INVALID
+    assert info in answer.json["ErrorInfo"]
+    assert seen == []
+
+
+def test_the_reason_is_logged_without_the_items_values(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_remark = {"note": "hostile text 8c1f"}
+    items = [wire_item("a"), wire_item("b\n", Remark=secret_remark, ResponseAction="X 9d2e")]
+    with caplog.at_level("WARNING", logger="flask_friendcb"):
+        assert receiver.post(body_with(ResponseFriendItem=items)).status == 200
+    [record] = [r for r in caplog.records if getattr(r, "friendcb_outcome", "") == "invalid_item"]
+    assert record.levelname == "WARNING"
+    message = record.getMessage()
+    assert "item 1 (To_Account 'b\\n')" in message
+    assert "allowed by the error policy" in message
+    assert "ResponseFriendItem[1].Remark: Not a valid string." in message
+    assert "ResponseFriendItem[1].ResponseAction" in message
+    assert record.friendcb_reason in message  # type: ignore[attr-defined]
+    assert "8c1f" not in caplog.text
+    assert "9d2e" not in caplog.text
+
+
+def test_observers_see_bad_items_beside_the_hooked_ones(receiver: Receiver) -> None:
+    from flask_friendcb import InvalidItem, Outcome
+    from flask_friendcb.signals import answer_decided
+
+    sender = receiver.extra.get("app", receiver.wsgi)
+    heard: list[Any] = []
+    items = [
+        wire_item("a"),
+        wire_item("b", ResponseAction="Response_Action_New", Remark="hi", TagName=3),
+        wire_item("c", ResponseAction="Response_Action_Reject", Remark=[1]),
+    ]
+    with answer_decided.connected_to(lambda s, **kw: heard.append(kw), sender):
+        assert receiver.post(body_with(ResponseFriendItem=items)).status == 200
+    [heard_once] = heard
+    event, answer = heard_once["event"], heard_once["answer"]
+    assert [item.to_account for item in event.items] == ["a"]
+    assert event.invalid_items == (
+        InvalidItem(
+            1,
+            "b",
+            "ResponseFriendItem[1].TagName: Not a valid string.; "
+            "ResponseFriendItem[1].ResponseAction: Must be one of: Response_Action_AgreeAndAdd, "
+            "Response_Action_Agree, Response_Action_Reject.",
+            response_action="Response_Action_New",
+            remark="hi",
+        ),
+        InvalidItem(
+            2,
+            "c",
+            "ResponseFriendItem[2].Remark: Not a valid string.",
+            response_action="Response_Action_Reject",
+            tag_name="friends",
+        ),
+    )
+    pairs = list(event.with_results(answer))
+    assert [(item.to_account, result.to_account) for item, result in pairs] == [
+        ("a", "a"),
+        ("b", "b"),
+        ("c", "c"),
+    ]
+    assert [result.outcome for result in answer.results] == [
+        Outcome.NO_DECISION,
+        Outcome.INVALID_ITEM,
+        Outcome.INVALID_ITEM,
+    ]
+    # A known action is kept on the result; one this library does not know reads as None.
+    assert [result.response_action for result in answer.results] == [
+        ResponseAction.AGREE_AND_ADD,
+        None,
+        ResponseAction.REJECT,
+    ]

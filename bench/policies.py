@@ -1,0 +1,332 @@
+"""The ready policies: how much they catch, what they cost, and at what list size.
+
+``python -m bench.policies`` (``make bench`` runs it after the rest) prints:
+
+- the evasion table (English and Chinese): evasions caught / total, everyday remarks refused
+  / total (false positives);
+- ``ContentPolicy.find`` per remark at 100 and at 100,000 banned words (medians, and their
+  ratio, which must stay at most 1.5: the list size must not matter), and the time to build
+  the 100,000-word policy (under 5 s);
+- ``RateLimitPolicy`` checks per second on Redis (a throwaway ``redis-server`` on a free
+  loopback port) from one process.
+
+The tables are also what ``tests/test_policies_content.py`` checks, case by case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: The banned and allowed words the tables are read with.
+BANNED = ("spam", "casino", "free money", "fuck", "cunt", "sex", "赌博", "色情", "代开发票")
+ALLOWED = ("essex", "sussex", "middlesex", "scunthorpe")
+
+#: Evasions, each with the rule that must catch it.
+EVASIONS: tuple[tuple[str, str], ...] = (
+    # English banned words
+    ("spam", "banned_word"),
+    ("SPAM here", "banned_word"),
+    ("\uff33\uff50\uff41\uff4d", "banned_word"),  # full-width
+    ("\u0455\u0440\u0430\u043c", "banned_word"),  # Cyrillic look-alikes
+    ("\u0455p\u0430m", "banned_word"),  # mixed scripts
+    ("\u24e2\u24df\u24d0\u24dc", "banned_word"),  # circled
+    ("\U0001d42c\U0001d429\U0001d41a\U0001d426", "banned_word"),  # mathematical bold
+    ("\U0001d4c8\U0001d4c5\U0001d4b6\U0001d4c2", "banned_word"),  # mathematical script
+    ("s-p-a-m", "banned_word"),
+    ("s.p.a.m", "banned_word"),
+    ("s p a m", "banned_word"),
+    ("s_p_a_m", "banned_word"),
+    ("s*p*a*m!", "banned_word"),
+    ("s\u200bp\u200ba\u200bm", "banned_word"),  # zero-width spaces
+    ("s\u202ep\u202ca\u2066m", "banned_word"),  # bidirectional controls
+    ("s\u00adpam", "banned_word"),  # soft hyphen
+    ("spaaaaam", "banned_word"),
+    ("sssppaammm", "banned_word"),
+    ("sp4m", "banned_word"),
+    ("5p@m", "banned_word"),
+    ("spa\u0301m", "banned_word"),  # combining accent
+    ("\u015bp\u00e0m", "banned_word"),  # precomposed accents
+    ("c4sino night", "banned_word"),
+    ("\u03f2asino", "banned_word"),  # Greek lunate sigma for c
+    ("FREE MONEY", "banned_word"),
+    ("free-money", "banned_word"),
+    ("fr33 m0ney", "banned_word"),
+    ("f*u*c*k", "banned_word"),
+    ("\u1da0\u1d58\u1d9c\u1d4f", "banned_word"),  # modifier (superscript) letters
+    ("s e x", "banned_word"),
+    # Chinese banned words
+    ("赌博", "banned_word"),
+    ("賭博", "banned_word"),  # traditional
+    ("赌 博", "banned_word"),
+    ("賭\u3000博", "banned_word"),  # ideographic space
+    ("赌-博", "banned_word"),
+    ("赌\u200b博", "banned_word"),
+    ("色 情 网站", "banned_word"),
+    ("代開發票", "banned_word"),  # traditional
+    ("代.开.发.票", "banned_word"),
+    # links
+    ("example.com", "link"),
+    ("visit EXAMPLE.COM", "link"),
+    ("\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d", "link"),  # full-width
+    ("example\u3002com", "link"),  # ideographic full stop
+    ("example\uff61com", "link"),  # half-width ideographic full stop
+    ("www.example", "link"),
+    ("http://x.y", "link"),
+    ("weixin://dl/chat", "link"),
+    ("例子.cn", "link"),
+    ("bit.ly/abc", "link"),
+    ("t.me/joinchannel", "link"),
+    ("加我 abc.top", "link"),
+    ("shop.example.com.cn", "link"),
+    ("\u0435x\u0430mple.com", "link"),  # Cyrillic look-alikes
+    # e-mail addresses
+    ("a@b.com", "email"),
+    ("mail me: foo\uff20bar\uff0ecom", "email"),  # full-width @ and dot
+    ("me@example\u3002com", "email"),
+    # contact numbers
+    ("13812345678", "contact"),
+    ("138-1234-5678", "contact"),
+    ("138 1234 5678", "contact"),
+    ("\uff11\uff13\uff18\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18", "contact"),
+    ("①③⑧①②③④⑤⑥⑦⑧", "contact"),
+    ("\U0001d7cf\U0001d7d1\U0001d7d6\U0001d7cf\U0001d7d0\U0001d7d1\U0001d7d2\U0001d7d3", "contact"),
+    ("¹³⁸¹²³⁴⁵⁶⁷⁸", "contact"),
+    ("一三八一二三四五六七八", "contact"),
+    ("壹叁捌 壹贰叁肆 伍陆柒捌", "contact"),
+    ("幺三八-幺二三四-五六七八", "contact"),
+    ("+86 138 1234 5678", "contact"),
+    ("加我QQ 12345", "contact"),
+    ("微信: 98765", "contact"),
+)
+
+#: Everyday remarks and friend groups: none may be refused.
+EVERYDAY: tuple[str, ...] = (
+    "this pam is mine",
+    "the spa manager",
+    "this exam is hard",
+    "best.friends",
+    "No.1",
+    "hello.world",
+    "hello world",
+    "生日 1999-12-31",
+    "生日19991231",
+    "房间302",
+    "room 1203",
+    "Essex",
+    "Sussex uni",
+    "Scunthorpe United",
+    "class of 2024",
+    "see you at 3pm",
+    "e.g. a friend",
+    "Mr. Smith",
+    "Mr.Li",
+    "Dr.Ma",
+    "I am a student",
+    "call me maybe",
+    "3.14159",
+    "好朋友",
+    "同事 小王",
+    "大学同学",
+    "2024年12月31日",
+    "高中同学 三班",
+    "一二三 木头人",
+    "老张 138",
+    "张三 (同事)",
+    "同学.小李",
+    "Family",
+    "Work",
+    "家人",
+    "John \U0001f600",
+    "",
+)
+
+
+def evasion_figures() -> dict[str, Any]:
+    """Evasions caught (by the expected rule) and everyday remarks refused."""
+    from flask_friendcb.policies import ContentPolicy
+
+    policy = ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    missed = []
+    for text, rule in EVASIONS:
+        match = policy.find(text)
+        if match is None or match.rule != rule:
+            missed.append(text)
+    refused = [text for text in EVERYDAY if policy.find(text) is not None]
+    return {
+        "caught": len(EVASIONS) - len(missed),
+        "evasions": len(EVASIONS),
+        "missed": missed,
+        "false_positives": len(refused),
+        "everyday": len(EVERYDAY),
+        "refused": refused,
+    }
+
+
+def word_list(count: int, seed: int = 9) -> list[str]:
+    """``count`` made-up banned words, half Latin (4 to 10 letters), half Chinese (2 to 4)."""
+    rng = random.Random(seed)  # noqa: S311  (made-up words, not secrets)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = []
+    for index in range(count):
+        if index % 2:
+            words.append(
+                "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(rng.randint(2, 4)))
+            )
+        else:
+            words.append("".join(rng.choice(letters) for _ in range(rng.randint(4, 10))))
+    return words
+
+
+def remarks() -> list[str]:
+    """What ``find`` is timed on: every remark of both tables, a long one, a mixed one."""
+    return (
+        [text for text, _ in EVASIONS]
+        + list(EVERYDAY)
+        + [
+            "Met at the conference in Shenzhen, works on payments, ask about the Q3 plan",
+            "大学室友 老王 在深圳做支付 下次聚会记得叫上他",
+        ]
+    )
+
+
+def find_cost(words: int, rounds: int) -> tuple[float, float]:
+    """(build seconds, median µs per remark) of a ``ContentPolicy`` with ``words`` words."""
+    from flask_friendcb.policies import ContentPolicy
+
+    listed = [*word_list(words - len(BANNED)), *BANNED]
+    started = time.perf_counter()
+    policy = ContentPolicy(banned_words=listed, allowed_words=ALLOWED)
+    build = time.perf_counter() - started
+    texts = remarks()
+    for text in texts:  # warm the per-character caches
+        policy.find(text)
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for text in texts:
+            policy.find(text)
+        samples.append((time.perf_counter() - started) / len(texts) * 1e6)
+    return build, statistics.median(samples)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway ``redis-server`` on a free loopback port, without persistence; its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed: run `make services`")
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-redis-") as folder:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", folder],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise RuntimeError("redis-server did not start") from None
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.kill()
+            process.wait()
+
+
+def ratelimit_rate(url: str, seconds: float) -> float:
+    """``RateLimitPolicy`` checks per second against ``url``, one process, one thread."""
+    from flask_friendcb import FriendResponseEvent, FriendResponseItem, ResponseAction
+    from flask_friendcb.policies import RateLimitPolicy
+
+    policy = RateLimitPolicy("1000000/minute", storage_uri=url)
+    item = FriendResponseItem("requester", ResponseAction.AGREE_AND_ADD)
+    events = [
+        FriendResponseEvent("1400000000", "Sns.CallbackPrevFriendResponse", "", f"r{n}", 0, (item,))
+        for n in range(100)
+    ]
+    checks = 0
+    started = time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        for event in events:
+            if policy(item, event) is not None:
+                raise RuntimeError("the bench's limit was reached")
+        checks += len(events)
+    return checks / elapsed
+
+
+def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -> dict[str, Any]:
+    """Measure and print every figure; returns them."""
+    figures: dict[str, Any] = {}
+    table = evasion_figures()
+    figures["evasions"] = table
+    print("\nPolicies: ContentPolicy's evasion table (English and Chinese)\n")
+    print(f"  evasions caught: {table['caught']}/{table['evasions']}")
+    print(f"  false positives: {table['false_positives']}/{table['everyday']} everyday remarks")
+    for text in table["missed"]:
+        print(f"    missed: {text!r}")
+    for text in table["refused"]:
+        print(f"    refused: {text!r}")
+
+    small_build, small = find_cost(100, rounds)
+    large_build, large = find_cost(words, rounds)
+    ratio = large / small
+    figures["find"] = {
+        "words_small": 100,
+        "us_small": small,
+        "words_large": words,
+        "us_large": large,
+        "ratio": ratio,
+        "build_s_large": large_build,
+        "build_s_small": small_build,
+    }
+    print(f"\nContentPolicy.find per remark, median of {rounds} rounds\n")
+    print("| banned words | find per remark | build |")
+    print("| ---: | ---: | ---: |")
+    print(f"| 100 | {small:.1f} µs | {small_build * 1000:.1f} ms |")
+    print(f"| {words:,} | {large:.1f} µs | {large_build:.2f} s |")
+    print(f"  ratio x{ratio:.2f} (bar 1.5): {'bar met' if ratio <= 1.5 else 'BAR MISSED'}")
+    print(f"  {words:,}-word build {large_build:.2f} s (bar 5 s): "
+          f"{'bar met' if large_build < 5 else 'BAR MISSED'}")  # fmt: skip
+
+    with redis_server() as url:
+        rate = ratelimit_rate(url, redis_seconds)
+    figures["ratelimit_redis_checks_per_s"] = rate
+    print(f"\nRateLimitPolicy on Redis, one process: {rate:,.0f} checks/s\n")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.policies", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=30, help="find() rounds (30)")
+    parser.add_argument("--words", type=int, default=100_000, help="the large list (100,000)")
+    parser.add_argument("--redis-seconds", type=float, default=3.0, help="rate-limit run (3 s)")
+    args = parser.parse_args(argv)
+    run(rounds=args.rounds, words=args.words, redis_seconds=args.redis_seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``RateLimitPolicy``: at most ``limit`` acceptances per key and window, counted by ``limits``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+from .errors import missing_extra
+
+try:
+    import limits
+    from limits.storage import MemoryStorage, Storage, storage_from_string
+    from limits.strategies import MovingWindowRateLimiter
+except ImportError as error:
+    raise missing_extra("policies", error) from error
+
+from ..models import FriendResponseEvent, FriendResponseItem, Reject
+from ..protocol import ResponseAction
+from . import storage as storages
+from .base import OnError, StoragePolicy
+from .faults import FAILED
+
+#: What a key names: a built-in or ``key(item, event) -> str``.
+KeyFunction = Callable[[FriendResponseItem, FriendResponseEvent], str]
+KeyName = Literal["from_account", "to_account", "client_ip"]
+
+_KEYS: dict[str, KeyFunction] = {
+    "from_account": lambda item, event: event.from_account,
+    "to_account": lambda item, event: item.to_account,
+    "client_ip": lambda item, event: event.client_ip,
+}
+
+
+class RateLimitPolicy(StoragePolicy):
+    """Refuses an acceptance once ``limit`` have passed for the same key within the window.
+
+    ``limit`` is in the ``limits`` library's notation (``"20/minute"``, ``"100 per hour"``),
+    counted in a moving window: an item is counted when it passes, so exactly ``limit`` pass
+    per window however many processes or machines share ``storage_uri``. Watches acceptances
+    only (``AGREE_AND_ADD``, ``AGREE``): a declined request costs nothing.
+    """
+
+    actions: ClassVar[frozenset[ResponseAction] | None] = frozenset(
+        {ResponseAction.AGREE_AND_ADD, ResponseAction.AGREE}
+    )
+
+    def __init__(
+        self,
+        limit: str,
+        *,
+        storage_uri: str = "memory://",
+        key: KeyName | KeyFunction = "from_account",
+        code: int = 38002,
+        timeout: float = 0.25,
+        on_error: OnError = "allow",
+    ) -> None:
+        super().__init__(code, timeout=timeout, on_error=on_error, storage_uri=storage_uri)
+        try:
+            self.limit = limits.parse(limit)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f'limit must read like "20/minute", got {limit!r}') from error
+        if callable(key):
+            self._key: KeyFunction = key
+        elif key in _KEYS:
+            self._key = _KEYS[key]
+        else:
+            raise ValueError(f"key must be one of {', '.join(_KEYS)} or a callable, got {key!r}")
+        self.storage_uri = storage_uri
+        self.storage = open_limits_storage(storage_uri, timeout=self.timeout)
+        self._limiter = MovingWindowRateLimiter(self.storage)
+        self._info = f"more than {self.limit.amount} per {_window(self.limit)}"
+
+    def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
+        key = self._key(item, event)
+        if not isinstance(key, str):
+            raise TypeError(f"the rate-limit key must be a str, got {type(key).__name__}")
+        passed = self.guard.call(lambda: self._limiter.hit(self.limit, "friendcb", key))
+        if passed is FAILED:
+            return self.unchecked()
+        return None if passed else Reject(self.code, self._info)
+
+    def remaining(self, key: str) -> int:
+        """How many more items ``key`` may pass in the current window."""
+        return int(self._limiter.get_window_stats(self.limit, "friendcb", key).remaining)
+
+    def clear(self, key: str) -> None:
+        """Forget what ``key`` has used."""
+        self._limiter.clear(self.limit, "friendcb", key)
+
+    def __repr__(self) -> str:
+        return f"RateLimitPolicy({str(self.limit)!r})"
+
+
+def _window(limit: limits.RateLimitItem) -> str:
+    multiples = limit.multiples
+    unit = limit.GRANULARITY.name
+    return unit if multiples == 1 else f"{multiples} {unit}s"
+
+
+def open_limits_storage(uri: str, *, timeout: float) -> Storage:
+    """The ``limits`` storage of ``uri``, its calls bounded by ``timeout`` seconds."""
+    scheme = storages.scheme_of(uri)
+    if scheme == "memory":
+        return MemoryStorage()
+    if scheme == "sqlite":
+        from .storage import limits_sqlite  # noqa: F401  (registers the "sqlite" scheme)
+
+        return _checked(storage_from_string(uri, timeout=timeout))
+    from .storage.redis import client_options  # raises the [redis] ImportError
+
+    options: dict[str, Any] = client_options(timeout)
+    # limits reads valkey:// with the valkey package; Valkey speaks Redis' protocol, so one
+    # client (redis-py, extra [redis]) serves both.
+    return _checked(storage_from_string(storages.as_redis_url(uri), **options))
+
+
+def _checked(storage: object) -> Storage:
+    if not isinstance(storage, Storage):  # an async storage: not for a sync hook
+        raise TypeError(f"expected a synchronous limits storage, got {type(storage).__name__}")
+    return storage

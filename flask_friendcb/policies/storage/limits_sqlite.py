@@ -1,0 +1,133 @@
+"""A ``limits`` storage in a SQLite file, registered under the ``sqlite`` scheme.
+
+``limits`` ships storages for memory, Redis, Memcached and MongoDB; this one lets the processes
+of one machine (gunicorn's workers) share a moving window without a server. Creating the class
+registers it: ``limits.storage.storage_from_string("sqlite:///path")`` then returns one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from ..errors import missing_extra
+
+try:
+    from limits.storage import MovingWindowSupport, Storage
+except ImportError as error:  # pragma: no cover - checked by hiding the module
+    raise missing_extra("policies", error) from error
+
+from . import sqlite_path
+from .sqlite import SQLiteFile
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS friendcb_window (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS friendcb_window_key_at ON friendcb_window (key, at);
+CREATE TABLE IF NOT EXISTS friendcb_counter (
+    key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires_at REAL NOT NULL
+);
+"""
+
+
+class SQLiteStorage(Storage, MovingWindowSupport):
+    """Moving windows and fixed-window counters in a SQLite file.
+
+    Every check that may take an entry runs in one ``BEGIN IMMEDIATE`` transaction: it prunes
+    the key's expired entries, counts the rest and adds the new one under the file's write
+    lock, so exactly ``limit`` entries are taken per window however many processes ask.
+    """
+
+    STORAGE_SCHEME = ["sqlite"]  # noqa: RUF012  (limits declares it a list)
+
+    def __init__(
+        self, uri: str, wrap_exceptions: bool = False, **options: float | str | bool
+    ) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        timeout = float(options.get("timeout", 5.0))
+        self._file = SQLiteFile(sqlite_path(uri), timeout=timeout, schema=SCHEMA)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return sqlite3.Error
+
+    # -- the moving window ------------------------------------------------------------------
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        with self._file.immediate() as db:
+            db.execute("DELETE FROM friendcb_window WHERE key = ? AND at <= ?", (key, now - expiry))
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM friendcb_window WHERE key = ?", (key,)
+            ).fetchone()
+            if count + amount > limit:
+                return False
+            db.executemany(
+                "INSERT INTO friendcb_window (key, at) VALUES (?, ?)", [(key, now)] * amount
+            )
+        return True
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        with self._file.connection() as db:
+            oldest, count = db.execute(
+                "SELECT MIN(at), COUNT(*) FROM friendcb_window WHERE key = ? AND at > ?",
+                (key, now - expiry),
+            ).fetchone()
+        return (float(oldest) if oldest is not None else now, int(count))
+
+    # -- fixed-window counters (the rest of limits' Storage interface) -----------------------
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self._file.immediate() as db:
+            row = db.execute(
+                "SELECT value, expires_at FROM friendcb_counter WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None or row[1] <= now:
+                value, expires_at = amount, now + expiry
+            else:
+                value, expires_at = row[0] + amount, row[1]
+            db.execute(
+                "INSERT OR REPLACE INTO friendcb_counter (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, value, expires_at),
+            )
+        return int(value)
+
+    def get(self, key: str) -> int:
+        with self._file.connection() as db:
+            row = db.execute(
+                "SELECT value FROM friendcb_counter WHERE key = ? AND expires_at > ?",
+                (key, time.time()),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        with self._file.connection() as db:
+            row = db.execute(
+                "SELECT expires_at FROM friendcb_counter WHERE key = ?", (key,)
+            ).fetchone()
+        return float(row[0]) if row else time.time()
+
+    def check(self) -> bool:
+        try:
+            with self._file.connection() as db:
+                db.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with self._file.immediate() as db:
+            windows = db.execute("DELETE FROM friendcb_window").rowcount
+            counters = db.execute("DELETE FROM friendcb_counter").rowcount
+        return int(windows + counters)
+
+    def clear(self, key: str) -> None:
+        with self._file.immediate() as db:
+            db.execute("DELETE FROM friendcb_window WHERE key = ?", (key,))
+            db.execute("DELETE FROM friendcb_counter WHERE key = ?", (key,))
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,264 @@
+"""RateLimitPolicy and BlocklistPolicy on each storage: memory, SQLite and a real Redis."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flask_friendcb import (
+    FriendResponseEvent,
+    FriendResponseItem,
+    HookRegistry,
+    Reject,
+    ResponseAction,
+)
+from flask_friendcb.policies import BlocklistPolicy, ContentPolicy, RateLimitPolicy
+from tests.conftest import NOW, Receiver
+from tests.services import RedisServer
+
+ACCEPT = ResponseAction.AGREE_AND_ADD
+
+
+def event(
+    from_account: str = "responder", *items: FriendResponseItem, ip: str = ""
+) -> FriendResponseEvent:
+    return FriendResponseEvent(
+        "1400000000", "Sns.CallbackPrevFriendResponse", "", from_account, 0, items, client_ip=ip
+    )
+
+
+def item(to_account: str = "requester", action: ResponseAction = ACCEPT) -> FriendResponseItem:
+    return FriendResponseItem(to_account, action)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def storage_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/policies.sqlite3"
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
+# -- RateLimitPolicy --------------------------------------------------------------------------
+
+
+def test_exactly_limit_pass_per_key(storage_uri: str) -> None:
+    policy = RateLimitPolicy("3/minute", storage_uri=storage_uri)
+    decisions = [policy(item(), event("alice")) for _ in range(5)]
+    assert decisions[:3] == [None, None, None]
+    assert decisions[3:] == [Reject(38002, "more than 3 per minute")] * 2
+    # Another key has its own allowance.
+    assert policy(item(), event("bob")) is None
+    assert policy.remaining("alice") == 0
+    assert policy.remaining("bob") == 2
+    policy.clear("alice")
+    assert policy(item(), event("alice")) is None
+
+
+def test_the_window_moves(tmp_path: Path) -> None:
+    policy = RateLimitPolicy("2/second", storage_uri=f"sqlite:///{tmp_path}/w.sqlite3")
+    assert [policy(item(), event()) for _ in range(3)] == [
+        None,
+        None,
+        Reject(38002, "more than 2 per second"),
+    ]
+    time.sleep(1.1)
+    assert policy(item(), event()) is None
+
+
+def test_keys_and_code() -> None:
+    by_requester = RateLimitPolicy("1/hour", key="to_account", code=38100)
+    assert by_requester(item("x"), event("a")) is None
+    assert by_requester(item("x"), event("b")) == Reject(38100, "more than 1 per hour")
+    assert by_requester(item("y"), event("a")) is None
+
+    by_ip = RateLimitPolicy("1/hour", key="client_ip")
+    assert by_ip(item(), event("a", ip="10.0.0.1")) is None
+    assert by_ip(item(), event("b", ip="10.0.0.1")) is not None
+
+    custom = RateLimitPolicy("1/hour", key=lambda it, ev: it.to_account[:1])
+    assert custom(item("xa"), event()) is None
+    assert custom(item("xb"), event()) is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        (("twenty a minute",), {}),
+        (("20/minute",), {"key": "nobody"}),
+        (("20/minute",), {"storage_uri": "mysql://x"}),
+        (("20/minute",), {"storage_uri": "localhost"}),
+        (("20/minute",), {"storage_uri": "sqlite://relative"}),
+        (("20/minute",), {"timeout": 0}),
+        (("20/minute",), {"timeout": 3}),
+        (("20/minute",), {"on_error": "ignore"}),
+        (("20/minute",), {"code": 40000}),
+    ],
+)
+def test_bad_arguments_are_refused(args: tuple[str], kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        RateLimitPolicy(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_registered_alone_it_never_counts_a_decline(receiver: Receiver) -> None:
+    from flask_friendcb.testing import friend_response_body, response_item
+
+    policy = RateLimitPolicy("2/minute")
+    receiver.hooks.on_friend_response(policy)
+    declines = [response_item(f"d{n}", ResponseAction.REJECT) for n in range(5)]
+    accepts = [response_item(f"a{n}", ACCEPT) for n in range(3)]
+    body = friend_response_body("responder", [*declines, *accepts], event_time_ms=NOW * 1000)
+    answer = receiver.post(body)
+    assert answer.status == 200
+    codes = [result["ResultCode"] for result in answer.json["ResultItem"]]
+    assert codes == [0] * 5 + [0, 0, 38002]
+
+
+def test_actions_given_at_registration_win() -> None:
+    registry = HookRegistry()
+    policy = RateLimitPolicy("2/minute")
+    registry.on_friend_response(policy)
+    registry.add_hook(BlocklistPolicy())
+    registry.on_friend_response(ContentPolicy())
+    registry.on_friend_response(actions=[ResponseAction.REJECT])(RateLimitPolicy("1/minute"))
+    names = {
+        action: [hook.name for hook in registry.hooks_for(action)] for action in ResponseAction
+    }
+    assert len(names[ResponseAction.AGREE]) == 3
+    assert len(names[ResponseAction.AGREE_AND_ADD]) == 3
+    assert len(names[ResponseAction.REJECT]) == 3
+    assert any("RateLimitPolicy('1 per 1 minute')" in name for name in names[ResponseAction.REJECT])
+    assert not any("RateLimitPolicy('2" in name for name in names[ResponseAction.REJECT])
+
+
+KEYS = 30
+LIMIT = 10
+
+
+def _hammer(uri: str, ready: Any, results: Any) -> None:
+    """One process's share of the exactness test: how many of its attempts passed, per key.
+    Every process tries every key LIMIT times, the keys in turn, so that each key reaches its
+    limit while all four processes are at it."""
+    policy = RateLimitPolicy(f"{LIMIT}/minute", storage_uri=uri, timeout=1.0)
+    one = item()
+    events = [event(f"key{n}") for n in range(KEYS)]
+    passed = [0] * KEYS
+    policy(one, event("warm-up"))  # connected before the start
+    ready.wait(60)
+    for _ in range(LIMIT):
+        for n, shared in enumerate(events):
+            passed[n] += policy(one, shared) is None
+    results.put(passed)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_four_processes_on_one_key_admit_exactly_limit(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    uri = (
+        f"sqlite:///{tmp_path}/shared.sqlite3"
+        if kind == "sqlite"
+        else request.getfixturevalue("redis_url")
+    )
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(4)  # every process starts at the same instant
+    queue = context.Queue()
+    processes = [context.Process(target=_hammer, args=(uri, ready, queue)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    try:
+        results = [queue.get(timeout=120) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():  # pragma: no cover - a hung worker
+                process.kill()
+    per_key = [sum(column) for column in zip(*results, strict=True)]
+    # 40 attempts on each key, 4 processes at once: exactly LIMIT pass, on every key.
+    assert per_key == [LIMIT] * KEYS, per_key
+    # The work was shared: more than one process got some of it.
+    assert sum(1 for counts in results if sum(counts)) > 1, results
+
+
+# -- BlocklistPolicy ---------------------------------------------------------------------------
+
+
+def test_blocklist_both_roles(storage_uri: str) -> None:
+    policy = BlocklistPolicy(storage_uri=storage_uri)
+    assert policy(item("requester"), event("responder")) is None
+    policy.add("requester", reason="sends spam")
+    assert policy(item("requester"), event("responder")) == Reject(
+        38001, "the requester is blocked"
+    )
+    assert policy(item("requester", ResponseAction.REJECT), event("x")) is not None  # any action
+    policy.add("responder")
+    assert policy(item("other"), event("responder")) == Reject(38001, "the responder is blocked")
+    assert policy.remove("requester") is True
+    assert policy.remove("requester") is False
+    assert policy(item("requester"), event("someone")) is None
+
+
+def test_blocklist_entries_keep_reason_and_time(storage_uri: str) -> None:
+    policy = BlocklistPolicy(storage_uri=storage_uri, code=38123)
+    before = datetime.now(timezone.utc)
+    policy.add("a", reason="first")
+    policy.add("b")
+    policy.add("a", reason="again")  # replaces
+    after = datetime.now(timezone.utc)
+    entries = policy.entries()
+    assert [(entry.account, entry.reason) for entry in entries] == [("b", ""), ("a", "again")]
+    for entry in entries:
+        assert before.timestamp() - 1 <= entry.added_at.timestamp() <= after.timestamp() + 1
+        assert entry.added_at.tzinfo is not None
+    assert "a" in policy
+    assert "c" not in policy
+    assert 3 not in policy
+    assert policy(item("a"), event()) == Reject(38123, "the requester is blocked")
+    with pytest.raises(ValueError, match="non-empty"):
+        policy.add("")
+
+
+def test_blocklist_is_shared_through_the_storage(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/shared.sqlite3"
+    operator, worker = BlocklistPolicy(storage_uri=uri), BlocklistPolicy(storage_uri=uri)
+    operator.add("spammer", reason="reported")
+    assert worker(item("spammer"), event()) is not None
+    assert [entry.reason for entry in worker.entries()] == ["reported"]
+
+
+def test_blocklist_costs_one_redis_round_trip_per_item(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    policy = BlocklistPolicy(storage_uri=redis_url)
+    policy.add("listed")
+    policy(item("warm"), event())  # the connection is made
+    redis_server.command("CONFIG", "RESETSTAT")
+    for n in range(10):
+        policy(item(f"r{n}"), event(f"s{n}"))
+    assert policy(item("listed"), event()) is not None
+    stats = redis_server.command("INFO", "stats")
+    processed = int(
+        next(
+            line.split(":")[1]
+            for line in stats.splitlines()
+            if line.startswith("total_commands_processed")
+        )
+    )
+    assert processed == 11 + 1  # eleven checks, and this INFO
+
+
+def test_valkey_scheme_speaks_to_the_same_server(redis_url: str) -> None:
+    valkey = redis_url.replace("redis://", "valkey://")
+    BlocklistPolicy(storage_uri=redis_url).add("x")
+    assert "x" in BlocklistPolicy(storage_uri=valkey)
+    limit = RateLimitPolicy("1/minute", storage_uri=valkey)
+    assert limit(item(), event("v")) is None
+    assert limit(item(), event("v")) is not None
+    assert RateLimitPolicy("1/minute", storage_uri=redis_url)(item(), event("v")) is not None
