@@ -30,7 +30,7 @@ from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 from .policies import current_policies
 from .service import Service, current_service
 from .settings import ExampleSettings, is_loopback
-from .store import MinuteCount
+from .audit_log import MinuteCount
 
 logger = logging.getLogger("example_app.operator")
 
