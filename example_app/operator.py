@@ -27,10 +27,10 @@ from werkzeug.wrappers import Response as ResponseBase
 
 from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 
+from .audit_log import MinuteCount
 from .policies import current_policies
 from .service import Service, current_service
 from .settings import ExampleSettings, is_loopback
-from .audit_log import MinuteCount
 
 logger = logging.getLogger("example_app.operator")
 
