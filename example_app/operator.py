@@ -39,11 +39,11 @@ from werkzeug.wrappers import Response as ResponseBase
 
 from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 
+from .audit_log import MinuteCount
 from .feed import POLL_SECONDS, Cursor, Feed, feed_of
 from .policies import current_policies
 from .service import Service, current_service
 from .settings import ExampleSettings, is_loopback
-from .store import MinuteCount
 
 logger = logging.getLogger("example_app.operator")
 
