@@ -180,7 +180,9 @@ def runnable(page: Path) -> bool:
     return any(block.language in PYTHON for block in fenced_blocks(page))
 
 
-@pytest.mark.parametrize("page", [p for p in pages() if runnable(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", [*(p for p in pages() if runnable(p)), ROOT / "README.md"], ids=lambda p: p.name
+)
 def test_the_examples_of_each_page_run(page: Path, tmp_path: Path) -> None:
     # A process per page: examples change global state (loggers, signals) as a reader's
     # program would, and must not change it for the rest of the suite. Warnings are errors,
@@ -332,3 +334,53 @@ def test_the_site_builds_the_same_here_and_on_read_the_docs() -> None:
 if __name__ == "__main__":
     # python -m tests.test_docs PAGE FOLDER: run one page's examples (the test above).
     print(f"ran {run_page(Path(sys.argv[1]), Path(sys.argv[2]))} examples")
+
+
+#: The README's sections before it shrank, each now a heading of a page under docs/.
+MOVED_SECTIONS = (
+    "Install",
+    "Quick start",
+    "Hooks",
+    "What hooks see",
+    "Other callbacks on the same URL",
+    "Any WSGI application",
+    "Configuration",
+    "Wire behaviour and error codes",
+    "Error codes",
+    "Signals",
+    "Logging",
+    "Testing your hooks",
+    "Command line",
+    "OpenAPI",
+    "Hostile input, faults and memory",
+    "Performance",
+    "Before going live",
+    "FAQ",
+    "The example service",
+    "Under load: the soak",
+)
+
+
+def headings(text: str) -> set[str]:
+    return {match[1].strip() for match in re.finditer(r"^#{1,6} (.+)$", text, re.MULTILINE)}
+
+
+def test_the_readme_is_short_and_points_to_every_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    # About two screens: what a visitor needs in two minutes, the manual is the site.
+    assert len(readme.splitlines()) <= 160, len(readme.splitlines())
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    toctree = re.findall(r"^([\w-]+)$", index, re.MULTILINE)
+    assert len(toctree) >= 20, toctree
+    unlinked = [page for page in toctree if f"(docs/{page}.md" not in readme]
+    assert unlinked == [], "the README links to each page of the site"
+    first_python = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert first_python, "the README has a Python example"
+    assert "register_blueprint(" in first_python[1], "the quick start comes first"
+    assert "make run" in readme
+    assert "make test" in readme
+
+
+def test_what_left_the_readme_is_in_the_docs() -> None:
+    documented = set().union(*(headings(page.read_text(encoding="utf-8")) for page in pages()))
+    assert [section for section in MOVED_SECTIONS if section not in documented] == []
