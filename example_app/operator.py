@@ -34,7 +34,6 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as ResponseBase
 
@@ -433,30 +432,24 @@ def stream(
     started = time.monotonic()
     stats_due = 0.0
     heartbeat_due = started + HEARTBEAT_SECONDS
-    yield "retry: 2000\n\n"
     store_down = False
+    yield "retry: 2000\n\n"
     while True:
         # Taken before reading: a wake-up that comes while reading is not missed.
         generation = feed.generation
         try:
             rows = cursor.read(service.store, MAX_ROWS)
-        except SQLAlchemyError as error:
-            # The audit database is down: the page stays open and waits for it (the records
-            # wait in the spool meanwhile), rather than losing its stream and reconnecting.
-            rows = []
-            if not store_down:
-                logger.warning(
-                    "the live page cannot read the audit database (%s); it waits for it",
-                    type(error).__name__,
-                )
-            store_down = True
-        else:
+            stats = _stats(service) if rows or time.monotonic() >= stats_due else None
             store_down = False
+        except Exception:  # the audit store unreachable: the page stays, and looks again
+            if not store_down:
+                logger.warning("a live stream cannot read the audit log; retrying", exc_info=True)
+            rows, stats, store_down = [], None, True
         for row, event_id in rows:
             yield _event("decision", present(row), event_id=event_id)
         now = time.monotonic()
-        if not store_down and (rows or now >= stats_due):
-            yield _event("stats", _stats(service))
+        if stats is not None:
+            yield _event("stats", stats)
             stats_due = now + STATS_SECONDS
             heartbeat_due = now + HEARTBEAT_SECONDS
         elif now >= heartbeat_due:
