@@ -16,6 +16,7 @@ The tables are also what ``tests/test_policies_content.py`` checks, case by case
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import socket
@@ -200,24 +201,33 @@ def remarks() -> list[str]:
     )
 
 
-def find_cost(words: int, rounds: int) -> tuple[float, float]:
-    """(build seconds, median µs per remark) of a ``ContentPolicy`` with ``words`` words."""
+def build(words: int) -> tuple[Any, float, float]:
+    """A ``ContentPolicy`` with ``words`` banned words (the table's among them), and the
+    seconds its build took: CPU time of this process (what the build costs, whatever else the
+    machine runs), and wall time."""
     from flask_friendcb.policies import ContentPolicy
 
     listed = [*word_list(words - len(BANNED)), *BANNED]
-    started = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     policy = ContentPolicy(banned_words=listed, allowed_words=ALLOWED)
-    build = time.perf_counter() - started
+    return policy, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def find_costs(policies: list[Any], rounds: int) -> list[list[float]]:
+    """µs per remark of each policy's ``find``, per round; the policies take turns within each
+    round, so that a noisy machine weighs on all of them alike."""
     texts = remarks()
-    for text in texts:  # warm the per-character caches
-        policy.find(text)
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for text in texts:
+    for policy in policies:
+        for text in texts:  # warm the per-character caches
             policy.find(text)
-        samples.append((time.perf_counter() - started) / len(texts) * 1e6)
-    return build, statistics.median(samples)
+    samples: list[list[float]] = [[] for _ in policies]
+    for _ in range(rounds):
+        for policy, times in zip(policies, samples, strict=True):
+            started = time.perf_counter()
+            for text in texts:
+                policy.find(text)
+            times.append((time.perf_counter() - started) / len(texts) * 1e6)
+    return samples
 
 
 def _free_port() -> int:
@@ -290,9 +300,11 @@ def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -
     for text in table["refused"]:
         print(f"    refused: {text!r}")
 
-    small_build, small = find_cost(100, rounds)
-    large_build, large = find_cost(words, rounds)
-    ratio = large / small
+    small_policy, small_build, _ = build(100)
+    large_policy, large_build, large_wall = build(words)
+    small_times, large_times = find_costs([small_policy, large_policy], rounds)
+    small, large = statistics.median(small_times), statistics.median(large_times)
+    ratio = statistics.median(b / a for a, b in zip(small_times, large_times, strict=True))
     figures["find"] = {
         "words_small": 100,
         "us_small": small,
@@ -301,15 +313,20 @@ def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -
         "ratio": ratio,
         "build_s_large": large_build,
         "build_s_small": small_build,
+        "build_wall_s_large": large_wall,
     }
-    print(f"\nContentPolicy.find per remark, median of {rounds} rounds\n")
-    print("| banned words | find per remark | build |")
+    print(
+        f"\nContentPolicy.find per remark ({len(remarks())} remarks), median of {rounds} rounds\n"
+    )
+    print("| banned words | find per remark | build (CPU) |")
     print("| ---: | ---: | ---: |")
     print(f"| 100 | {small:.1f} µs | {small_build * 1000:.1f} ms |")
     print(f"| {words:,} | {large:.1f} µs | {large_build:.2f} s |")
-    print(f"  ratio x{ratio:.2f} (bar 1.5): {'bar met' if ratio <= 1.5 else 'BAR MISSED'}")
-    print(f"  {words:,}-word build {large_build:.2f} s (bar 5 s): "
-          f"{'bar met' if large_build < 5 else 'BAR MISSED'}")  # fmt: skip
+    print(f"  ratio x{ratio:.2f}, median of per-round ratios (bar 1.5): "
+          f"{'bar met' if ratio <= 1.5 else 'BAR MISSED'}")  # fmt: skip
+    print(f"  {words:,}-word build {large_build:.2f} s of CPU ({large_wall:.2f} s of wall "
+          f"time; bar 5 s): {'bar met' if large_build < 5 else 'BAR MISSED'}")  # fmt: skip
+    print(f"  load average while measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     with redis_server() as url:
         rate = ratelimit_rate(url, redis_seconds)

@@ -12,7 +12,7 @@ BuildExample = Any
 
 def test_an_invalid_item_is_answered_and_audited_in_its_place(example: BuildExample) -> None:
     service = example()
-    service.store.block("eve", "", 0)
+    service.blocklist.add("eve")
     items = [
         response_item("eve"),
         {"To_Account": "newbie", "ResponseAction": "Response_Action_Future", "Remark": "hi"},

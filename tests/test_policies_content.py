@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.policies import ALLOWED, BANNED, EVASIONS, EVERYDAY
 from flask_friendcb import FriendResponseEvent, FriendResponseItem, Reject, ResponseAction
 from flask_friendcb.policies import ContentMatch, ContentPolicy
+from flask_friendcb.policies.normalize import words_of, words_view
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +182,34 @@ def test_reload_under_concurrent_find_never_sees_a_half_built_list() -> None:
     assert None not in seen, "a find() ran against an empty or half-built list"
     assert seen <= {"alpha", "omega"}
     assert seen == {"alpha", "omega"}, "the readers did not overlap the reloads"
+
+
+@pytest.mark.parametrize("word", ["Spaaam", "casino", "SSSex", "赌博", "代开发票", "賭博", "㐀㐁"])
+def test_the_word_lists_quick_reading_is_the_full_one(word: str) -> None:
+    assert words_of([word]) == [words_view(word)[0]]
+
+
+@pytest.mark.parametrize(
+    "text", ["a\ud800b", "\udfff赌博", "x\U0010ffff", "\x00spam", "\u01c5" * 10, "\ufdfa", "\u0301"]
+)
+def test_any_text_from_the_network_is_read(policy: ContentPolicy, text: str) -> None:
+    match = policy.find(text, max_bytes=96)
+    assert match is None or match.matched in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=60))
+def test_find_never_raises_and_matches_a_part_of_the_text(text: str) -> None:
+    policy = ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    match = policy.find(text)
+    assert match is None or (match.matched and match.matched in text)
+
+
+def test_the_per_character_caches_are_bounded(policy: ContentPolicy) -> None:
+    from flask_friendcb.policies import content, normalize
+
+    # Remarks that walk through every code point, as a hostile sender's might.
+    for start in range(0x4E00, 0x4E00 + normalize.CACHE_LIMIT + 4000, 30):
+        policy.find("".join(map(chr, range(start, start + 30))))
+    assert len(normalize._fold_cache) <= normalize.CACHE_LIMIT
+    assert len(content._PAIRS) <= normalize.CACHE_LIMIT

@@ -159,3 +159,28 @@ def test_the_guard_logs_an_outage_once_and_retries_on_its_own_schedule(
     assert "after 3.0 s; 12 item(s)" in line
     assert guard.call(lambda: 8) == 8
     assert len(outage_lines(caplog, "answers again")) == 1
+
+
+def test_fallbacks_are_counted_in_the_metrics(redis_server: RedisServer, redis_url: str) -> None:
+    from prometheus_client import REGISTRY
+
+    from flask_friendcb import metrics
+
+    metrics.enable()
+
+    def count(reason: str) -> float:
+        labels = {"policy": "BlocklistPolicy", "reason": reason}
+        return REGISTRY.get_sample_value("friendcb_storage_fallbacks_total", labels) or 0.0
+
+    policy = BlocklistPolicy(storage_uri=redis_url)
+    assert policy(ITEM, event()) is None
+    before_error, before_timeout = count("error"), count("timeout")
+    assert redis_server.process is not None
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
+        assert policy(ITEM, event()) is None  # timed out
+        assert policy(ITEM, event()) is None  # known down
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+    assert count("timeout") - before_timeout == 1
+    assert count("error") - before_error == 1

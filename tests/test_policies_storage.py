@@ -82,6 +82,8 @@ def test_keys_and_code() -> None:
     by_ip = RateLimitPolicy("1/hour", key="client_ip")
     assert by_ip(item(), event("a", ip="10.0.0.1")) is None
     assert by_ip(item(), event("b", ip="10.0.0.1")) is not None
+    # Without an IP there is nothing to count by: never one shared allowance.
+    assert [by_ip(item(), event(f"n{n}")) for n in range(3)] == [None] * 3
 
     custom = RateLimitPolicy("1/hour", key=lambda it, ev: it.to_account[:1])
     assert custom(item("xa"), event()) is None

@@ -18,7 +18,7 @@ from ..models import FriendResponseEvent, FriendResponseItem, Reject
 from .base import Policy
 from .contacts import find_contact
 from .links import find_email, find_link
-from .normalize import View, plain_view, words_of, words_view
+from .normalize import CACHE_LIMIT, View, plain_view, to_simplified, words_of, words_view
 
 Rule = Literal["too_long", "banned_word", "link", "email", "contact"]
 
@@ -39,6 +39,36 @@ class ContentMatch:
     matched: str
 
 
+class _Pairs(dict[int, str]):
+    """``str.translate`` table: a character past ASCII as two symbols (its code point's high
+    and low byte, each in a range of its own), ASCII as itself.
+
+    pyahocorasick looks a node's children up one by one; 100,000 Chinese words give the root
+    some 20,000 children, and every step back to the root would scan them. Two symbols per
+    character keep every node under 300 children, so the list size stops mattering.
+    """
+
+    def __missing__(self, code: int) -> str:
+        pair = chr(0x10000 + (code >> 8)) + chr(0x20000 + (code & 0xFF))
+        if len(self) < CACHE_LIMIT:  # bounded, as the folding cache is
+            self[code] = pair
+        return pair
+
+
+_PAIRS = _Pairs({code: chr(code) for code in range(128)})
+
+
+def _encode(text: str) -> tuple[str, list[int] | None]:
+    """``text`` in the automaton's symbols, and the character of each symbol (``None``: one
+    symbol per character, as for ASCII)."""
+    if text.isascii():
+        return text, None
+    characters: list[int] = []
+    for index, char in enumerate(text):
+        characters.extend((index,) if char < "\x80" else (index, index))
+    return text.translate(_PAIRS), characters
+
+
 class _WordLists:
     """The banned and allowed words as one automaton; built whole, then swapped in."""
 
@@ -46,32 +76,37 @@ class _WordLists:
         banned, allowed = _strings("banned_words", banned), _strings("allowed_words", allowed)
         #: The lists as given, for a reload() that replaces one of them only.
         self.sources = (tuple(banned), tuple(allowed))
-        automaton = ahocorasick.Automaton()
-        self.banned = 0
+        kinds: dict[str, int] = {}
         for kind, words in ((_BANNED, words_of(banned)), (_ALLOWED, words_of(allowed))):
             for word in words:
                 # "free money" is also "free-money" and "freemoney", where the space went.
-                for form in {word.strip(), word.replace(" ", "")}:
-                    if not form:
-                        continue
-                    previous = automaton.get(form, None)
+                forms = (word.strip(), word.replace(" ", "")) if " " in word else (word,)
+                for form in forms:
                     # An allowed word that is also banned stays allowed.
-                    if previous is None or kind == _ALLOWED:
-                        automaton.add_word(form, (kind, len(form)))
-                        self.banned += previous is None and kind == _BANNED
-        if len(automaton):
+                    if form and (kind == _ALLOWED or form not in kinds):
+                        kinds[form] = kind
+        self.banned = sum(1 for kind in kinds.values() if kind == _BANNED)
+        self.automaton: Any = None
+        if kinds:
+            automaton = ahocorasick.Automaton()
+            for form, kind in kinds.items():
+                symbols = form if form.isascii() else form.translate(_PAIRS)
+                automaton.add_word(symbols, (kind, len(symbols)))
             automaton.make_automaton()
-        self.automaton: Any = automaton if len(automaton) else None
+            self.automaton = automaton
 
     def find(self, view: View) -> tuple[int, int] | None:
         """The span in ``view`` of the first banned word no allowed word covers."""
         if self.automaton is None:
             return None
-        text = view[0]
+        symbols, characters = _encode(view[0])
         banned: list[tuple[int, int]] = []
         allowed: list[tuple[int, int]] = []
-        for end, (kind, length) in self.automaton.iter(text):
-            (banned if kind == _BANNED else allowed).append((end - length + 1, end + 1))
+        for end, (kind, length) in self.automaton.iter(symbols):
+            start = end - length + 1
+            if characters is not None:
+                start, end = characters[start], characters[end]
+            (banned if kind == _BANNED else allowed).append((start, end + 1))
         for start, end in sorted(banned):
             if not any(a_start <= start and end <= a_end for a_start, a_end in allowed):
                 return start, end
@@ -145,12 +180,13 @@ class ContentPolicy(Policy):
                 kept = data[:max_bytes].decode("utf-8", "ignore")
                 return ContentMatch("too_long", text[len(kept) :])
         lists = self._lists  # one read: a reload() meanwhile does not mix two lists
-        words = words_view(text)
+        simplified = to_simplified(text)  # one OpenCC pass for both views
+        words = words_view(text, simplified=simplified)
         span = lists.find(words)
         if span is not None:
             return _match("banned_word", text, words, span)
         if self.emails or self.links or self.contacts:
-            plain = plain_view(text)
+            plain = plain_view(text, simplified=simplified)
             for rule, enabled, finder in (
                 ("email", self.emails, find_email),
                 ("link", self.links, find_link),

@@ -10,6 +10,7 @@ at once, so a dead storage cannot spend a callback's 2 s one timeout at a time.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +63,7 @@ class StorageGuard:
         with self._lock:
             if self._down_since is not None and now < self._retry_at:
                 self._missed += 1
+                record_storage_fallback(self.policy, reason="error")
                 return FAILED
             if self._down_since is not None:
                 # This thread probes; the others keep deciding at once until it is back.
@@ -70,6 +72,7 @@ class StorageGuard:
             result = func()
         except Exception as error:
             self._failed(error)
+            record_storage_fallback(self.policy, reason=_reason(error))
             return FAILED
         self._recovered()
         return result
@@ -116,3 +119,19 @@ class StorageGuard:
                 return None
             missed, self._missed = self._missed, 0
             return down_since, missed
+
+
+def _reason(error: Exception) -> str:
+    """``"timeout"`` for a storage that took too long (a socket timeout, SQLite's busy wait
+    running out), else ``"error"``: the metrics' label."""
+    if isinstance(error, TimeoutError) or "Timeout" in type(error).__name__:
+        return "timeout"
+    return "timeout" if "database is locked" in str(error) else "error"
+
+
+def record_storage_fallback(policy: str, *, reason: str) -> None:
+    """Count the fallback in the library's metrics, when a receiver of this process turned
+    them on; metrics off, their module is not even imported, and this costs a dict read."""
+    metrics = sys.modules.get("flask_friendcb.metrics")
+    if metrics is not None:
+        metrics.record_storage_fallback(policy, reason=reason)

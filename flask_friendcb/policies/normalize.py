@@ -19,6 +19,7 @@ read as the ASCII letter they imitate (Cyrillic ``\u0430``, Greek ``\u03bf``).
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -41,6 +42,10 @@ _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 )
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+#: Characters whose folded form is kept (the common ones are met first).
+CACHE_LIMIT = 65_536
 _fold_cache: dict[str, str] = {}
 _converter_lock = threading.Lock()
 _converter: opencc.OpenCC | None = None
@@ -61,6 +66,9 @@ def to_simplified(text: str) -> str:
     (so that indexes still match the original)."""
     if text.isascii():
         return text
+    # JSON may carry lone surrogates, which no UTF-8 library takes: one replacement character
+    # each keeps the indexes.
+    text = _SURROGATES.sub("\ufffd", text)
     converted: str = _opencc().convert(text)
     if len(converted) == len(text):
         return converted
@@ -77,7 +85,10 @@ def fold(char: str) -> str:
     several characters for a compatibility form such as ``⑴``."""
     folded = _fold_cache.get(char)
     if folded is None:
-        folded = _fold_cache[char] = _fold(char)
+        folded = _fold(char)
+        if len(_fold_cache) < CACHE_LIMIT:
+            # Bounded: remarks cycling through every code point must not grow it for ever.
+            _fold_cache[char] = folded
     return folded
 
 
@@ -150,11 +161,12 @@ def _opencc() -> opencc.OpenCC:
     return _converter
 
 
-def plain_view(text: str) -> View:
-    """``text`` folded character by character, separators kept."""
+def plain_view(text: str, *, simplified: str | None = None) -> View:
+    """``text`` folded character by character, separators kept (``simplified``: ``text``
+    through :func:`to_simplified` already)."""
     out: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(to_simplified(text)):
+    for index, char in enumerate(to_simplified(text) if simplified is None else simplified):
         for part in fold(char):
             out.append(part)
             origin.append(index)
@@ -217,6 +229,18 @@ def words_of(texts: Iterable[str]) -> list[str]:
     simplified = to_simplified(joined).split("\n")
     if len(simplified) != len(texts):  # pragma: no cover - a conversion that ate a newline
         simplified = [to_simplified(text) for text in texts]
-    return [
-        words_view(text, simplified=plain)[0] for text, plain in zip(texts, simplified, strict=True)
-    ]
+    return [_word(text, plain) for text, plain in zip(texts, simplified, strict=True)]
+
+
+# Words that need no folding, read without the per-character loop (a 100,000-word list is
+# mostly such words): plain ASCII letters, and Chinese characters alone.
+_ASCII_REPEATS = re.compile(r"([a-z])\1+")
+_HAN_ONLY = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
+def _word(text: str, simplified: str) -> str:
+    if simplified.isascii() and simplified.isalpha():
+        return _ASCII_REPEATS.sub(r"\1", simplified.lower())
+    if _HAN_ONLY.fullmatch(simplified):
+        return simplified
+    return words_view(text, simplified=simplified)[0]

@@ -37,7 +37,8 @@ class RateLimitPolicy(StoragePolicy):
     ``limit`` is in the ``limits`` library's notation (``"20/minute"``, ``"100 per hour"``),
     counted in a moving window: an item is counted when it passes, so exactly ``limit`` pass
     per window however many processes or machines share ``storage_uri``. Watches acceptances
-    only (``AGREE_AND_ADD``, ``AGREE``): a declined request costs nothing.
+    only (``AGREE_AND_ADD``, ``AGREE``): a declined request costs nothing. An item whose key
+    is empty (no ``ClientIP``) is not counted.
     """
 
     actions: ClassVar[frozenset[ResponseAction] | None] = frozenset(
@@ -74,6 +75,10 @@ class RateLimitPolicy(StoragePolicy):
         key = self._key(item, event)
         if not isinstance(key, str):
             raise TypeError(f"the rate-limit key must be a str, got {type(key).__name__}")
+        if not key:
+            # No client IP in the query, say: counting every such item under one key would
+            # refuse them all together.
+            return None
         passed = self.guard.call(lambda: self._limiter.hit(self.limit, "friendcb", key))
         if passed is FAILED:
             return self.unchecked()
