@@ -34,6 +34,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as ResponseBase
 
@@ -433,14 +434,28 @@ def stream(
     stats_due = 0.0
     heartbeat_due = started + HEARTBEAT_SECONDS
     yield "retry: 2000\n\n"
+    store_down = False
     while True:
         # Taken before reading: a wake-up that comes while reading is not missed.
         generation = feed.generation
-        rows = cursor.read(service.store, MAX_ROWS)
+        try:
+            rows = cursor.read(service.store, MAX_ROWS)
+        except SQLAlchemyError as error:
+            # The audit database is down: the page stays open and waits for it (the records
+            # wait in the spool meanwhile), rather than losing its stream and reconnecting.
+            rows = []
+            if not store_down:
+                logger.warning(
+                    "the live page cannot read the audit database (%s); it waits for it",
+                    type(error).__name__,
+                )
+            store_down = True
+        else:
+            store_down = False
         for row, event_id in rows:
             yield _event("decision", present(row), event_id=event_id)
         now = time.monotonic()
-        if rows or now >= stats_due:
+        if not store_down and (rows or now >= stats_due):
             yield _event("stats", _stats(service))
             stats_due = now + STATS_SECONDS
             heartbeat_due = now + HEARTBEAT_SECONDS
@@ -454,7 +469,7 @@ def stream(
         if len(rows) >= MAX_ROWS:
             continue
         wake_at = min(stats_due, heartbeat_due, started + stop_after)
-        if cursor.gaps:
+        if cursor.gaps or store_down:
             # A late row is announced when it commits, but a look now and then costs little.
             wake_at = min(wake_at, now + POLL_SECONDS)
         feed.wait(generation, max(0.0, wake_at - now))

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from example_app import create_app
+from example_app import create_app, get_service
 from example_app.feed import (
     GAP_SECONDS,
     POLL_SECONDS,
@@ -209,7 +209,10 @@ def test_the_embedded_default_has_no_server_and_polls() -> None:
 
 
 def instance(database: str, variable: str, url: str) -> Any:
-    return create_app(example_config(database, **{variable: url}))
+    app = create_app(example_config(database, **{variable: url}))
+    # A shared audit database is migrated by the operator (`flask db upgrade`), not at start-up.
+    get_service(app).store.audit.upgrade()
+    return app
 
 
 def test_a_decision_on_one_instance_shows_on_the_others_stream_within_a_second(
@@ -246,9 +249,16 @@ def test_a_decision_on_one_instance_shows_on_the_others_stream_within_a_second(
             server.stop()
             wait_until(lambda: not feed_of(watching).live, "the outage noticed")
             decided = decide("during")
-            event = page.decision(within=10, where={"from_account": "during"})
-            assert event.at - decided < POLL_SECONDS + WITHIN
-            server.start()
+            if variable == "EXAMPLE_DATABASE_URL":
+                # The feed's server is the audit database too: the decision waits in the
+                # spool, and the page, kept open through the outage, shows it once shipped.
+                time.sleep(1)
+                server.start()
+                page.decision(within=20, where={"from_account": "during"})
+            else:
+                event = page.decision(within=10, where={"from_account": "during"})
+                assert event.at - decided < POLL_SECONDS + WITHIN
+                server.start()
             wait_until(lambda: feed_of(watching).live and feed_of(deciding).live, "recovered")
             decided = decide("after")
             event = page.decision(within=10, where={"from_account": "after"})
