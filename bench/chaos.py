@@ -196,7 +196,10 @@ class Load:
             turn += 1
             started = time.monotonic()
             status = self._send(first, responder)
-            if status is None:  # not reachable: the balancer's other instance
+            if status is None:
+                # Not answered: the balancer's other instance, as a new callback (the first
+                # may still have been recorded, and Tencent never resends a "before" callback).
+                responder = f"{self.prefix}{next(self._numbers)}"
                 status = self._send(second, responder)
             elapsed = time.monotonic() - started
             with self._lock:

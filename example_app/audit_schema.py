@@ -51,6 +51,8 @@ decisions = sa.Table(
     sa.Column("hook", sa.Text, nullable=True),
     sa.Column("record_id", sa.Text, nullable=True),
     sa.Index("decisions_by_record", "record_id", "position", unique=True),
+    # Deleting a callback checks its foreign key here (retention on PostgreSQL).
+    sa.Index("decisions_by_callback", "callback_id"),
     # The page's counters and chart read a time range from this index alone.
     sa.Index("decisions_by_time_counts", "received_at_ms", "result_code", "action", "hook"),
     sa.Index("decisions_by_from", "from_account", "id"),

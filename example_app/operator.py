@@ -432,16 +432,24 @@ def stream(
     started = time.monotonic()
     stats_due = 0.0
     heartbeat_due = started + HEARTBEAT_SECONDS
+    store_down = False
     yield "retry: 2000\n\n"
     while True:
         # Taken before reading: a wake-up that comes while reading is not missed.
         generation = feed.generation
-        rows = cursor.read(service.store, MAX_ROWS)
+        try:
+            rows = cursor.read(service.store, MAX_ROWS)
+            stats = _stats(service) if rows or time.monotonic() >= stats_due else None
+            store_down = False
+        except Exception:  # the audit store unreachable: the page stays, and looks again
+            if not store_down:
+                logger.warning("a live stream cannot read the audit log; retrying", exc_info=True)
+            rows, stats, store_down = [], None, True
         for row, event_id in rows:
             yield _event("decision", present(row), event_id=event_id)
         now = time.monotonic()
-        if rows or now >= stats_due:
-            yield _event("stats", _stats(service))
+        if stats is not None:
+            yield _event("stats", stats)
             stats_due = now + STATS_SECONDS
             heartbeat_due = now + HEARTBEAT_SECONDS
         elif now >= heartbeat_due:
@@ -454,7 +462,7 @@ def stream(
         if len(rows) >= MAX_ROWS:
             continue
         wake_at = min(stats_due, heartbeat_due, started + stop_after)
-        if cursor.gaps:
+        if cursor.gaps or store_down:
             # A late row is announced when it commits, but a look now and then costs little.
             wake_at = min(wake_at, now + POLL_SECONDS)
         feed.wait(generation, max(0.0, wake_at - now))

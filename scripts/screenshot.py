@@ -69,6 +69,9 @@ def write_history(database: str) -> None:
             "FRIENDCB_CLOCK": clock,
             "EXAMPLE_DATABASE": database,
             **ENV,
+            # The velocity policy counts in real time, not by this clock: an hour written in
+            # a second must not read as one responder accepting at machine speed.
+            "EXAMPLE_VELOCITY_LIMIT": "100000",
         }
     )
     client = signed_client(app)

@@ -142,7 +142,7 @@ def test_an_empty_database_is_upgraded_to_head(audit_url: str) -> None:
     assert audit.revision() is None
     audit.upgrade()
     try:
-        assert audit.revision() == AuditLog.head() == "0002"
+        assert audit.revision() == AuditLog.head() == "0003"
         assert {"callbacks", "decisions", "alembic_version"} <= table_names(audit.engine)
         assert {"callbacks_by_record", "callbacks_by_time"} <= index_names(
             audit.engine, "callbacks"
@@ -154,7 +154,7 @@ def test_an_empty_database_is_upgraded_to_head(audit_url: str) -> None:
         } <= index_names(audit.engine, "decisions")
         assert audit.counts() == (0, 0)
         audit.upgrade()  # a second upgrade (another worker, a restart) changes nothing
-        assert audit.revision() == "0002"
+        assert audit.revision() == "0003"
     finally:
         audit.close()
 
@@ -171,7 +171,7 @@ def test_the_previous_head_with_data_is_upgraded_with_the_data_kept(audit_url: s
                 db.execute(sa.text(statement))
         before = audit.latest()
         audit.upgrade()
-        assert audit.revision() == "0002"
+        assert audit.revision() == "0003"
         assert audit.counts() == (2, 3)
         assert audit.latest() == before
         with audit.engine.connect() as db:
@@ -206,7 +206,7 @@ def test_a_database_of_the_hand_written_layer_is_migrated_in_place(tmp_path: Pat
     app = create_app(example_config(str(path), FRIENDCB_CLOCK=FrozenClock(NOW)))
     store = get_service(app).store
     try:
-        assert store.audit.revision() == "0002"
+        assert store.audit.revision() == "0003"
         assert store.counts() == (2, 3)
         assert [row["to_account"] for row in store.latest()] == ["cy", "al", "eve"]
     finally:
@@ -231,9 +231,9 @@ def test_flask_db_upgrade_migrates_the_configured_database(
     current = subprocess.run(
         [*command, "current"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
-    assert "0002 (head)" in current.stdout, current.stdout + current.stderr
+    assert "0003 (head)" in current.stdout, current.stdout + current.stderr
     audit = AuditLog(postgres_url)
-    assert audit.revision() == "0002"
+    assert audit.revision() == "0003"
     audit.close()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import re
 import shlex
@@ -214,4 +215,13 @@ def test_two_instances_on_one_postgresql_and_one_redis(
         assert send(one, "alice", response_item("spammer")) == [PolicyCode.BLOCKLISTED]
         answered_items += 2
 
-        print("OK up to export")
+        # The audit export has one line per answered item, once the spools are shipped.
+        deadline = time.monotonic() + 30
+        while True:
+            lines = deployment.flask("audit", "export", "--format", "jsonl").splitlines()
+            if len(lines) >= answered_items or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert len(lines) == answered_items
+        rows = [json.loads(line) for line in lines]
+        assert sum(row["to_account"] == "spammer" for row in rows) == 2
