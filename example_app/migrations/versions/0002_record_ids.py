@@ -34,10 +34,12 @@ def upgrade() -> None:
     op.create_index("decisions_by_record", "decisions", ["record_id", "position"], unique=True)
     # The page's counters and per-minute chart read only these columns of a time range: the
     # index answers them without the table, however long the log.
+    # (A database made by a development build of the old layer may have it already.)
     op.create_index(
         "decisions_by_time_counts",
         "decisions",
         ["received_at_ms", "result_code", "action", "hook"],
+        if_not_exists=True,
     )
     # decisions_by_time_counts starts with the same column and serves every query it did.
     op.drop_index("decisions_by_time", "decisions")
