@@ -75,6 +75,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     settings = ExampleSettings.from_config(app.config)
 
+    # Prometheus metrics at /metrics (loopback or the operator password); FRIENDCB_METRICS=false
+    # turns them off.
+    app.config.setdefault("FRIENDCB_METRICS", True)
     app.register_blueprint(friendcb, url_prefix="/im")  # POST /im/callback
 
     database = settings.database or os.path.join(app.instance_path, DATABASE_NAME)

@@ -37,7 +37,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as ResponseBase
 
+from flask_friendcb.metrics import render_metrics
 from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
+from flask_friendcb.state import get_state
 
 from .audit_log import MinuteCount
 from .feed import POLL_SECONDS, Cursor, Feed, feed_of
@@ -247,6 +249,17 @@ def page() -> str:
         account_max_bytes=ACCOUNT_MAX_BYTES,
         reason_max_chars=REASON_MAX_CHARS,
     )
+
+
+@operator.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics (``FRIENDCB_METRICS``, on by default here), for loopback clients or
+    with the operator password, as every operator route. Under gunicorn, set
+    ``PROMETHEUS_MULTIPROC_DIR`` so that a scrape sums every worker."""
+    if not get_state(current_app).settings.metrics:
+        return _refuse(404, "metrics are off (FRIENDCB_METRICS)")
+    body, content_type = render_metrics()
+    return Response(body, content_type=content_type)
 
 
 @operator.get("/api/decisions")
