@@ -37,7 +37,6 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as ResponseBase
 
-from flask_friendcb.metrics import render_metrics
 from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 from flask_friendcb.state import get_state
 
@@ -258,6 +257,9 @@ def metrics() -> Response:
     ``PROMETHEUS_MULTIPROC_DIR`` so that a scrape sums every worker."""
     if not get_state(current_app).settings.metrics:
         return _refuse(404, "metrics are off (FRIENDCB_METRICS)")
+    # Imported here: with metrics off, nothing imports the module (the library's promise).
+    from flask_friendcb.metrics import render_metrics
+
     body, content_type = render_metrics()
     return Response(body, content_type=content_type)
 
