@@ -21,13 +21,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_talisman import Talisman  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
 from flask_friendcb.blueprint import callback_paths, get_state
 
 from .audit import connect_audit
 from .blocklist import blocklist_cli
-from .operator import operator
+from .operator import login_limit_exempt, operator, wrong_password
 from .policies import PolicyCode, friendcb, install
 from .service import EXTENSION_KEY, Service, get_service
 from .settings import PREFIX, ExampleSettings
@@ -76,9 +79,59 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.secret_key = settings.secret_key or store.secret_key()
     # Guards the operator's changes; the callback route exempts itself (Tencent sends no token).
     CSRFProtect(app)
+    _harden(app, settings)
     app.register_blueprint(operator)
     _announce(app)
     return app
+
+
+#: The operator page's Content-Security-Policy: its own script and style only (nothing inline,
+#: nothing from elsewhere), its own origin for fetch and the event stream, and no framing.
+CSP = {
+    "default-src": "'none'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self'",
+    "connect-src": "'self'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def _harden(app: Flask, settings: ExampleSettings) -> None:
+    """Security headers and cookies (Flask-Talisman), and the limit on wrong operator
+    passwords (Flask-Limiter).
+
+    No HTTPS redirect: the service runs on loopback or behind the operator's TLS proxy, and a
+    redirect would break Tencent's callback. The headers on the callback's answers are inert.
+    """
+    Talisman(
+        app,
+        force_https=False,
+        content_security_policy=CSP,
+        frame_options="DENY",
+        referrer_policy="no-referrer",
+        # The session holds only the CSRF token; no other site may send it along.
+        session_cookie_samesite="Strict",
+        session_cookie_secure=settings.https,
+        # HSTS is the TLS proxy's to send: this service sees plain HTTP behind it.
+        strict_transport_security=False,
+    )
+    # Counters in this process (Flask-Limiter's RATELIMIT_STORAGE_URI may share them): the
+    # limit applies per worker, which bounds guessing all the same.
+    storage = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    limiter = Limiter(
+        get_remote_address, app=app, default_limits=[], storage_uri=storage, headers_enabled=True
+    )
+    # One count for the whole page and API, per client: a guesser gains nothing by switching
+    # between the page's routes.
+    limiter.shared_limit(
+        settings.login_limit,
+        scope="operator-login",
+        deduct_when=wrong_password,
+        exempt_when=login_limit_exempt,
+    )(operator)
 
 
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -1,28 +1,38 @@
 """The operator's pages: the live page, its JSON API, and its Server-Sent Events stream.
 
-Without ``EXAMPLE_PASSWORD`` they answer loopback clients only; with it, HTTP Basic
-authentication (any user name) guards them wherever the client is. Changes (the blocklist)
-also need Flask-WTF's CSRF token, which the page sends in a header.
+Every request to them must name this service in its ``Host`` header (the bound address, the
+loopback names, or ``EXAMPLE_TRUSTED_HOSTS``): a page on another site whose name was re-pointed
+at this machine (DNS rebinding) is refused. Without ``EXAMPLE_PASSWORD`` they answer loopback
+clients only; with it, HTTP Basic authentication (any user name) guards them wherever the
+client is, and wrong passwords are limited per client. Changes (the blocklist) also need
+Flask-WTF's CSRF token, which the page sends in a header. Every error under ``/api/`` is JSON.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as ResponseBase
 
 from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 
 from .policies import current_policies
 from .service import Service, current_service
-from .settings import is_loopback
+from .settings import ExampleSettings, is_loopback
+from .store import MinuteCount
+
+logger = logging.getLogger("example_app.operator")
 
 #: Seconds between two looks at the database for new decisions, per open live page.
 POLL_SECONDS = 0.5
@@ -35,6 +45,19 @@ STREAM_SECONDS = 300.0
 STATS_WINDOW_MS = 3600 * 1000
 #: Most rows the page shows, and the API returns.
 MAX_ROWS = 200
+#: Minutes the chart shows, the current one included.
+CHART_MINUTES = 60
+#: Longest account Tencent allows (UserID), in bytes of UTF-8.
+ACCOUNT_MAX_BYTES = 32
+#: Longest blocklist reason, in characters.
+REASON_MAX_CHARS = 200
+#: Longest search text, in characters (an account is at most 32 bytes).
+SEARCH_MAX_CHARS = 64
+#: Host names the pages always answer to.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+# A Host header: a name or IPv4 address, or an IPv6 address in brackets; then a port.
+_HOST = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9.-]+))(?::[0-9]{1,5})?", re.I)
 
 operator = Blueprint(
     "operator",
@@ -46,13 +69,30 @@ operator = Blueprint(
 
 
 def _valid_account(account: str) -> None:
-    # Tencent's UserIDs are at most 32 bytes.
-    if (
-        not account
-        or len(account.encode("utf-8", "surrogatepass")) > 32
-        or account != account.strip()
-    ):
-        raise ValidationError("an account is 1 to 32 bytes, without surrounding spaces")
+    # Any characters at all: the page must be able to block whatever arrived on the wire. But
+    # Tencent's UserIDs are at most 32 bytes, and a longer one is refused, never cut to fit.
+    if not account:
+        raise ValidationError("an account cannot be empty")
+    if not _encodable(account):
+        raise ValidationError("an account cannot hold unpaired surrogates")
+    length = len(account.encode("utf-8"))
+    if length > ACCOUNT_MAX_BYTES:
+        raise ValidationError(
+            f"an account is at most {ACCOUNT_MAX_BYTES} bytes of UTF-8; this one is {length}"
+        )
+
+
+def _valid_reason(reason: str) -> None:
+    if not _encodable(reason):
+        raise ValidationError("a reason cannot hold unpaired surrogates")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class BlockSchema(Schema):
@@ -62,55 +102,165 @@ class BlockSchema(Schema):
         unknown = EXCLUDE
 
     account = fields.String(required=True, validate=_valid_account)
-    reason = fields.String(load_default="", validate=validate.Length(max=200))
+    reason = fields.String(
+        load_default="",
+        validate=[validate.Length(max=REASON_MAX_CHARS), _valid_reason],
+    )
+
+
+class UnblockSchema(Schema):
+    """What the page sends to unblock an account: in the body, never in the URL, where a
+    browser or a proxy would rewrite ``..`` or ``%2F``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    account = fields.String(required=True, validate=validate.Length(min=1))
+
+
+def trusted_hosts(settings: ExampleSettings) -> tuple[str, ...]:
+    """The host names the pages answer to: loopback, the bound address, the configured ones."""
+    bound = () if settings.host in ("", "0.0.0.0", "::") else (settings.host.strip("[]"),)  # noqa: S104
+    return tuple(
+        dict.fromkeys(name.lower() for name in (*LOOPBACK_NAMES, *bound, *settings.trusted_hosts))
+    )
+
+
+def host_is_trusted(host: str | None, trusted: tuple[str, ...]) -> bool:
+    """Whether a ``Host`` header names one of ``trusted`` (a leading dot: any subdomain).
+
+    Werkzeug's own check (behind Flask's ``TRUSTED_HOSTS``) compares case-sensitively and never
+    matches an IPv6 address, and Flask applies it to every route, Tencent's callback included:
+    hence these few lines, for the operator's routes only.
+    """
+    match = _HOST.fullmatch(host or "")
+    if match is None:
+        return False
+    if match["ip6"] is not None:
+        try:
+            name = str(ipaddress.IPv6Address(match["ip6"]))
+        except ValueError:
+            return False
+    else:
+        name = match["name"].lower().rstrip(".")
+    for entry in trusted:
+        if entry.startswith("."):
+            if name.endswith(entry) or name == entry[1:]:
+                return True
+        elif name == _canonical(entry):
+            return True
+    return False
+
+
+def _canonical(entry: str) -> str:
+    try:
+        return str(ipaddress.ip_address(entry.strip("[]")))
+    except ValueError:
+        return entry.rstrip(".")
+
+
+def _refuse(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error of the operator's routes: JSON under ``/api/``, plain text elsewhere."""
+    if _is_api():
+        response = jsonify(error=message)
+    else:
+        response = Response(message + "\n", mimetype="text/plain")
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
 
 
 @operator.before_request
 def guard() -> Response | None:
-    """Loopback only without a password; HTTP Basic with one."""
-    password = current_service().settings.password
+    """A Host this service answers to; then loopback only without a password, HTTP Basic with
+    one."""
+    settings = current_service().settings
+    if not host_is_trusted(request.headers.get("Host"), trusted_hosts(settings)):
+        logger.warning(
+            "operator page: refused a request for an untrusted Host from %s", request.remote_addr
+        )
+        return _refuse(
+            400,
+            "this Host is not one the operator pages answer to; add it to EXAMPLE_TRUSTED_HOSTS",
+        )
+    password = settings.password
     if password is None:
         # Behind a proxy on this machine every client comes from loopback: a forwarded request
         # is someone else's, whatever its address.
         forwarded = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
         if is_loopback(request.remote_addr) and not forwarded:
             return None
-        abort(403, "the operator pages answer loopback clients only; set EXAMPLE_PASSWORD")
+        return _refuse(403, "the operator pages answer loopback clients only; set EXAMPLE_PASSWORD")
     given = request.authorization.password if request.authorization else None
     if given is not None and hmac.compare_digest(given.encode(), password.encode()):
         return None
-    return Response(
-        "the operator pages need the password (EXAMPLE_PASSWORD)\n",
+    if given is not None:
+        # Counted by the login limit (see wrong_password); the password itself is never logged.
+        g.operator_wrong_password = True
+        logger.warning("operator page: wrong password from %s", request.remote_addr)
+    return _refuse(
         401,
+        "the operator pages need the password (EXAMPLE_PASSWORD)",
         {"WWW-Authenticate": 'Basic realm="friendcb operator", charset="UTF-8"'},
-        mimetype="text/plain",
     )
+
+
+def wrong_password(response: Response) -> bool:
+    """Whether the request just answered sent a wrong password (Flask-Limiter's
+    ``deduct_when``: only those count towards ``EXAMPLE_LOGIN_LIMIT``)."""
+    return bool(g.get("operator_wrong_password"))
+
+
+def login_limit_exempt() -> bool:
+    """Without a password there is nothing to guess (Flask-Limiter's ``exempt_when``)."""
+    return current_service().settings.password is None
 
 
 @operator.get("/")
 def page() -> str:
     """The live page."""
-    return render_template("operator.html", max_rows=MAX_ROWS)
+    return render_template(
+        "operator.html",
+        max_rows=MAX_ROWS,
+        account_max_bytes=ACCOUNT_MAX_BYTES,
+        reason_max_chars=REASON_MAX_CHARS,
+    )
 
 
 @operator.get("/api/decisions")
 def decisions() -> Response:
-    """The latest decisions, filtered by ``account`` and ``decision`` (allowed, blocked), with
-    ``last_id``: where the live stream should start."""
+    """The latest decisions, newest first: those whose responder or requester contains ``q``,
+    ``decision`` (all, allowed, blocked), older than ``before`` (keyset paging). ``last_id``:
+    where the live stream should start; ``next_before``: the ``before`` of the next page, or
+    ``null`` at the end."""
     store = current_service().store
     decision = request.args.get("decision", "all")
     if decision not in ("all", "allowed", "blocked"):
         abort(400, "decision must be all, allowed or blocked")
+    contains = request.args.get("q", "")
+    if len(contains) > SEARCH_MAX_CHARS or not _encodable(contains):
+        abort(400, f"q is at most {SEARCH_MAX_CHARS} characters of text")
+    before = request.args.get("before")
+    before_id = _event_id(before) if before else None
+    if before and before_id is None:
+        abort(400, "before must be a decision id")
     # The id first, then the rows up to it: a decision written in between is not lost, it
     # comes with the stream.
     last_id = store.last_decision_id()
-    rows = store.latest(
-        account=request.args.get("account", "").strip() or None,
+    rows = store.search(
+        contains=contains,
         blocked=None if decision == "all" else decision == "blocked",
-        up_to=last_id,
+        before_id=before_id if before_id is not None else last_id + 1,
         limit=MAX_ROWS,
     )
-    return jsonify(decisions=[present(row) for row in rows], last_id=last_id)
+    next_before = rows[-1]["id"] if len(rows) == MAX_ROWS else None
+    return jsonify(
+        decisions=[present(row) for row in rows], last_id=last_id, next_before=next_before
+    )
 
 
 @operator.get("/api/stats")
@@ -119,14 +269,46 @@ def stats() -> Response:
     return jsonify(_stats(current_service()))
 
 
+@operator.get("/api/chart")
+def chart() -> Response:
+    """Accepted, declined and blocked items (by policy) per minute, over the last hour: one
+    entry per minute, oldest first, the current minute last."""
+    service = current_service()
+    now_ms = service.now_ms()
+    current = now_ms - now_ms % 60_000
+    first = current - (CHART_MINUTES - 1) * 60_000
+    return jsonify(
+        minutes=minutes_from(service.store.per_minute(first, current + 60_000), first),
+        now_ms=now_ms,
+    )
+
+
+def minutes_from(counts: list[MinuteCount], first_ms: int) -> list[dict[str, Any]]:
+    """The chart's minutes from ``first_ms`` on, empty ones included."""
+    allowed: list[dict[str, int]] = [{"accepted": 0, "declined": 0} for _ in range(CHART_MINUTES)]
+    blocked: list[dict[str, int]] = [{} for _ in range(CHART_MINUTES)]
+    for count in counts:
+        index = (count.minute_ms - first_ms) // 60_000
+        if not 0 <= index < CHART_MINUTES:
+            continue
+        if count.kind == "blocked":
+            policy = policy_name(count.hook)
+            blocked[index][policy] = blocked[index].get(policy, 0) + count.count
+        else:
+            allowed[index][count.kind] += count.count
+    return [
+        {"minute_ms": first_ms + n * 60_000, **allowed[n], "blocked": blocked[n]}
+        for n in range(CHART_MINUTES)
+    ]
+
+
 @operator.get("/api/blocklist")
 def blocklist() -> tuple[Response, int]:
-    """Every blocked account."""
+    """Every blocked account, the most recently added first."""
     try:
         entries = current_policies().blocklist.entries()
     except PolicyStorageError as error:
         return _blocklist_unavailable(error)
-    # The most recently blocked first, as the page shows them.
     entries.sort(key=lambda entry: entry.added_at, reverse=True)
     return jsonify(blocklist=[_entry(entry) for entry in entries]), 200
 
@@ -145,9 +327,16 @@ def block() -> tuple[Response, int]:
     return jsonify(_entry(entry)), 201
 
 
-@operator.delete("/api/blocklist/<path:account>")
-def unblock(account: str) -> tuple[Response, int]:
-    """Unblock an account."""
+@operator.delete("/api/blocklist")
+def unblock() -> tuple[Response, int]:
+    """Unblock the account named in the JSON body: ``{"account": ...}``."""
+    try:
+        data = UnblockSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as error:
+        return jsonify(error="invalid request", fields=error.messages), 400
+    account = data["account"]
+    if not _encodable(account):
+        return jsonify(error="not on the blocklist"), 404
     try:
         removed = current_policies().blocklist.remove(account)
     except PolicyStorageError as error:
@@ -167,7 +356,7 @@ def _entry(entry: BlocklistEntry) -> dict[str, Any]:
 
 def _blocklist_unavailable(error: PolicyStorageError) -> tuple[Response, int]:
     # The operator's log gets the cause; the page only learns to try again.
-    logging.getLogger("example_app").warning("the blocklist storage failed: %s", error)
+    logger.warning("the blocklist storage failed: %s", error)
     return jsonify(error="the blocklist is unavailable; try again"), 503
 
 
@@ -218,18 +407,46 @@ def stream(service: Service, after: int, *, stop_after: float = STREAM_SECONDS) 
 
 def present(row: dict[str, Any]) -> dict[str, Any]:
     """A decision as the page shows it."""
-    hook = row["hook"] or ""
-    return {
-        **row,
-        "policy": hook.rsplit(".", 1)[-1],
-        "blocked": row["result_code"] != 0,
-    }
+    blocked = row["result_code"] != 0
+    if blocked:
+        kind = "blocked"
+    elif row["action"] in _ACCEPTING:
+        kind = "accepted"
+    else:
+        kind = "declined"
+    return {**row, "policy": policy_name(row["hook"]), "blocked": blocked, "kind": kind}
+
+
+def policy_name(hook: str | None) -> str:
+    """A hook's short name (``example_app.policies.content``: ``content``); ``""`` for none."""
+    return (hook or "").rsplit(".", 1)[-1]
+
+
+_ACCEPTING = ("Response_Action_AgreeAndAdd", "Response_Action_Agree")
 
 
 @operator.app_errorhandler(CSRFError)
 def csrf_refused(error: CSRFError) -> tuple[Response, int]:
     """A change without the page's CSRF token: JSON, like the rest of the API."""
     return jsonify(error=error.description), 400
+
+
+@operator.app_errorhandler(HTTPException)
+def api_error(error: HTTPException) -> ResponseBase:
+    """Errors under ``/api/`` (an unknown path, a wrong method, a bad query, too many wrong
+    passwords) as JSON; everywhere else, as Flask would answer without this handler."""
+    if error.code == 429:
+        logger.warning("operator page: too many wrong passwords from %s", request.remote_addr)
+    response = error.get_response()
+    if not _is_api():
+        return response
+    json_response = jsonify(error=error.description or error.name)
+    json_response.status_code = response.status_code
+    # Allow (405) and Retry-After (429) stay; the HTML's length and type do not.
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            json_response.headers[name] = value
+    return json_response
 
 
 def _stats(service: Service) -> dict[str, int]:

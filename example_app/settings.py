@@ -13,10 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from limits import parse_many
+
 from flask_friendcb import ConfigError
 
 #: Prefix of the example's config keys and environment variables.
 PREFIX = "EXAMPLE_"
+#: Shortest ``EXAMPLE_PASSWORD`` accepted: the password guards the blocklist from the network.
+MIN_PASSWORD_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,13 @@ class ExampleSettings:
     #: Flask's ``SECRET_KEY`` (signs the operator's CSRF session); ``None``: one is generated
     #: once and kept in the database, so that every worker shares it.
     secret_key: str | None = None
+    #: Host names (and addresses) the operator pages answer to, besides the bound address and
+    #: the loopback names; a leading dot allows every subdomain (Werkzeug's ``TRUSTED_HOSTS``).
+    trusted_hosts: tuple[str, ...] = ()
+    #: The operator reaches the pages over HTTPS (a TLS proxy): cookies are sent Secure.
+    https: bool = False
+    #: Wrong passwords a client may send (Flask-Limiter's notation) before it is refused.
+    login_limit: str = "10/minute"
 
     @property
     def loopback_only(self) -> bool:
@@ -70,7 +81,16 @@ class ExampleSettings:
             database=_optional_str(get("database", None)),
             redis_url=_redis_url(get("redis_url", None)),
             secret_key=_optional_str(get("secret_key", None)),
+            trusted_hosts=_names(get("trusted_hosts", ())),
+            https=_flag("https", get("https", cls.https)),
+            login_limit=_limit(get("login_limit", cls.login_limit)),
         )
+        if settings.password is not None and len(settings.password) < MIN_PASSWORD_LENGTH:
+            raise ConfigError(
+                "EXAMPLE_PASSWORD",
+                f"must be at least {MIN_PASSWORD_LENGTH} characters (it is"
+                f" {len(settings.password)}): it guards the blocklist from the network",
+            )
         if not settings.loopback_only and settings.password is None:
             raise ConfigError(
                 "EXAMPLE_PASSWORD",
@@ -168,3 +188,34 @@ def _words(value: Any) -> tuple[str, ...]:
     # the way it reads remarks.
     folded = (unicodedata.normalize("NFKC", word).casefold().strip() for word in words)
     return tuple(dict.fromkeys(word for word in folded if word))
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(
+            "EXAMPLE_TRUSTED_HOSTS",
+            f"must be a comma-separated str or a list of str, got {value!r}",
+        )
+    return tuple(name.strip().lower() for name in names if name.strip())
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(_key(name), f"must be true or false, got {value!r}")
+
+
+def _limit(value: Any) -> str:
+    try:
+        parse_many(str(value))
+    except ValueError:
+        raise ConfigError(
+            "EXAMPLE_LOGIN_LIMIT", f"must be a rate such as '10/minute', got {value!r}"
+        ) from None
+    return str(value)

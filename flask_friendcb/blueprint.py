@@ -142,9 +142,13 @@ def _add_openapi_route(setup: BlueprintSetupState) -> None:
 def _exempt_from_csrf(endpoint: str | None, values: dict[str, Any] | None) -> None:
     # Tencent cannot send a CSRF token. Flask runs URL value preprocessors before any
     # before_request function, so exempting here works whether CSRFProtect was set up before
-    # or after this blueprint was registered.
+    # or after this blueprint was registered. FRIENDCB_CSRF_EXEMPT = False opts out.
     csrf = current_app.extensions.get("csrf")
-    if csrf is not None and hasattr(csrf, "exempt"):
+    if (
+        csrf is not None
+        and hasattr(csrf, "exempt")
+        and current_app.extensions[EXTENSION_KEY].settings.csrf_exempt
+    ):
         csrf.exempt(current_app.blueprints[request.blueprint or ""])
 
 

@@ -58,6 +58,8 @@ class Settings:
     metrics: bool = False
     #: Whether Flask-Limiter's limits skip the callback route (Flask only).
     limiter_exempt: bool = True
+    #: Whether Flask-WTF's CSRF protection skips the callback route (Flask only).
+    csrf_exempt: bool = True
 
     @classmethod
     def from_options(
@@ -156,13 +158,15 @@ class Settings:
             else:
                 logger.warning("ignoring unknown config key %s", config_key)
         settings = cls.from_options(options, key=config_key_for)
+
         # Settings about other Flask extensions mean nothing to the middleware, which runs
         # outside Flask: from_options (the middleware's) refuses them as unknown.
-        limiter_exempt = _boolean(
-            config_key_for("limiter_exempt"),
-            flask_options.get("limiter_exempt", Settings.limiter_exempt),
+        def exempt(name: str) -> bool:
+            return _boolean(config_key_for(name), flask_options.get(name, True))
+
+        return replace(
+            settings, limiter_exempt=exempt("limiter_exempt"), csrf_exempt=exempt("csrf_exempt")
         )
-        return replace(settings, limiter_exempt=limiter_exempt)
 
 
 def config_key_for(name: str) -> str:
@@ -183,7 +187,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 _OPTION_NAMES = frozenset(_DEFAULTS) | {"sdkappid", "token"}
 # Settings the Flask adapter alone reads.
-_FLASK_OPTION_NAMES = frozenset({"limiter_exempt"})
+_FLASK_OPTION_NAMES = frozenset({"limiter_exempt", "csrf_exempt"})
 
 
 def _sdkappid(key: str, value: Any) -> str:

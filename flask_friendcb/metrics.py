@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 #: The prefix of every metric name.
 PREFIX = "friendcb_"
-#: Buckets of :data:`HOOK_SECONDS`: from half a millisecond up to Tencent's 2 s timeout.
+#: Buckets of ``friendcb_hook_duration_seconds``: from half a millisecond up to Tencent's 2 s
+#: timeout.
 HOOK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0)
 #: The environment variable of prometheus_client's multiprocess mode.
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"

@@ -1,20 +1,40 @@
 """The live page in a real browser (Debian's Chromium, headless, driven by Playwright) against
 example_app under gunicorn as deployed: callbacks sent through the real endpoint appear without a
-reload, and the blocklist managed on the page decides the very next callback."""
+reload, the blocklist managed on the page decides the very next callback, hostile values hold
+the layout and show what they hide, the chart follows, and a foreign Host or a frame is
+refused."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devtools import browser as devtools_browser
 from example_app import PolicyCode
 from flask_friendcb.testing import response_item
 
-from . import browser as browser_support
-from .browser import chromium, require_browser
+from .browser import CHROMIUM, CHROMIUM_ARGS, chromium, require_browser
 from .example_support import send, serve_example
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+AGREE, REJECT = "Response_Action_Agree", "Response_Action_Reject"
+REBOUND = "rebound.attacker.test"
+# The page's layout, measured in the browser: widths of the page, the viewport, the table.
+LAYOUT = """() => ({
+    page: document.documentElement.scrollWidth,
+    body: document.body.scrollWidth,
+    viewport: window.innerWidth,
+    table: document.querySelector('#decisions').getBoundingClientRect().right,
+})"""
 
 
 @pytest.fixture(autouse=True)
@@ -111,10 +131,344 @@ def test_the_live_page_follows_callbacks_and_manages_the_blocklist(tmp_path: Pat
 def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(browser_support, "CHROMIUM", "/nonexistent/chromium")
+    # The path is looked up where it is defined: devtools.browser (tests.browser re-exports it).
+    monkeypatch.setattr(devtools_browser, "CHROMIUM", "/nonexistent/chromium")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true and the browser test cannot run"):
         require_browser()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
         require_browser()
+
+
+# -- one server and one browser for the checks below (each uses accounts of its own) ----------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser]]:
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    database = tmp_path_factory.mktemp("operator") / "page.sqlite3"
+    with serve_example(str(database)) as address, sync_playwright() as playwright:
+        # DNS rebinding, as an attacker stages it: a name of theirs resolves to this machine.
+        rebind = f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1"
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, rebind], headless=True
+        )
+        try:
+            yield address, browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(served: tuple[str, Browser]) -> Iterator[Page]:
+    address, browser = served
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Anything the page's own CSP refused (an inline style or script that slipped in).
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(f"http://{address}/")
+    page.wait_for_selector("#live-status.status-live")
+    yield page
+    page.close()
+    assert errors == []
+
+
+def address_of(page: Page) -> str:
+    return page.url.split("/")[2]
+
+
+def test_a_5000_character_row_keeps_the_table_inside_the_viewport(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    huge = "W" * 5000  # a wide letter, no break opportunity
+    zalgo = "z" + "\u0301" * 400
+    send(
+        address,
+        "wide_" + huge,
+        response_item("wide_" + huge, remark=huge, tag_name=zalgo),
+        client_ip="203.0.113." + "9" * 3,
+        platform="P" * 1500,  # the query string: gunicorn takes 4 KiB of request line
+    )
+    row = page.locator('#decision-rows tr.decision[data-from^="wide_"]')
+    expect(row).to_have_count(1)
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.wait_for_timeout(100)
+        layout = page.evaluate(LAYOUT)
+        assert layout["page"] <= layout["viewport"], layout
+        assert layout["body"] <= layout["viewport"], layout
+        assert layout["table"] <= layout["viewport"], layout
+        box = row.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= width
+        # No row grows into a tower either.
+        assert box["height"] < 1200, box
+    # Cut in the table, whole on hover and in the details.
+    shown = row.locator("td.account").first.inner_text()
+    assert len(shown) < 60
+    assert shown.endswith("…")
+    title = row.locator("td.account .value").first.get_attribute("title") or ""
+    assert title.startswith("wide_WWWW")
+    row.locator(".details-button").click()
+    details = page.locator("#decision-rows tr.details")
+    full = details.locator("dd .value").nth(0).text_content() or ""
+    assert full == "wide_" + huge
+    page.set_viewport_size({"width": 360, "height": 800})
+    layout = page.evaluate(LAYOUT)
+    assert layout["page"] <= layout["viewport"], layout
+
+
+def test_at_360_px_the_page_has_no_horizontal_scroll(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    send(address, "narrow_alice", "narrow_bob", response_item("narrow_eve", remark="hi " * 30))
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.fill("#block-account", "narrow_" + "k" * 25)
+    page.fill("#block-reason", "reason " * 25)
+    page.click("#block-form button[type=submit]")
+    expect(page.locator('#blocklist li[data-account^="narrow_k"]')).to_have_count(1)
+    expect(page.locator('#decision-rows tr[data-to="narrow_eve"]')).to_have_count(1)
+    layout = page.evaluate(LAYOUT)
+    assert layout["page"] <= 360, layout
+    assert layout["body"] <= 360, layout
+    page.evaluate("window.scrollTo(10000, 0)")
+    assert page.evaluate("window.scrollX") == 0
+    # Every control stays on the screen.
+    for selector in ("#filter-account", "#block-account", "#block-form button", ".block-button"):
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None, selector
+        assert box["x"] >= 0, selector
+        assert box["x"] + box["width"] <= 360, selector
+
+
+def test_bidi_and_zero_width_names_are_shown_marked(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    send(address, "user\u202egnp.exe", "ali\u200bce", response_item(" spaced", remark="a\u2066b"))
+    row = page.locator('#decision-rows tr[data-to="ali\u200bce"]')
+    expect(row.locator("td.account").nth(0)).to_have_text("user⟨U+202E⟩gnp.exe")
+    expect(row.locator("td.account").nth(1)).to_have_text("ali⟨U+200B⟩ce")
+    expect(row.locator(".hidden-char")).to_have_count(2)
+    spaced = page.locator('#decision-rows tr[data-to=" spaced"]')
+    expect(spaced.locator("td.account").nth(1)).to_have_text("⟨U+0020⟩spaced")
+    expect(spaced.locator(".remark")).to_have_text("a⟨U+2066⟩b")
+    # The override is defused: the responder reads left to right as sent, not "userexe.png".
+    assert "exe.png" not in row.locator("td.account").nth(0).inner_text()
+    # The blocklist marks them too.
+    row.locator(".block-button").click()
+    page.check('#block-dialog input[value="from"]')
+    page.click("#block-dialog-confirm")
+    entry = page.locator('#blocklist li[data-account="user\u202egnp.exe"]')
+    expect(entry.locator(".who")).to_have_text("user⟨U+202E⟩gnp.exe")
+
+
+def test_block_from_a_row_takes_effect_on_the_next_callback_and_unblock_can_be_undone(
+    page: Page,
+) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    assert send(address, "rowblock_eve", "rowblock_carol") == [0]
+    row = page.locator('#decision-rows tr[data-to="rowblock_carol"]')
+    row.locator(".block-button").click()
+    expect(page.locator("#block-dialog")).to_be_visible()
+    page.check('#block-dialog input[value="from"]')
+    page.fill("#block-dialog-reason", "hijacked account")
+    page.click("#block-dialog-confirm")
+    expect(page.locator("#block-dialog")).to_be_hidden()
+    entry = page.locator('#blocklist li[data-account="rowblock_eve"]')
+    expect(entry).to_contain_text("hijacked account")
+    expect(entry.locator(".added")).to_contain_text(re.compile(r"added \d{4}-\d\d-\d\d \d\d:"))
+    assert send(address, "rowblock_eve", "rowblock_dave") == [PolicyCode.BLOCKLISTED]
+    expect(page.locator('#decision-rows tr[data-to="rowblock_dave"] .badge')).to_have_text(
+        "blocked 38001"
+    )
+
+    entry.locator(".unblock").click()
+    expect(entry).to_have_count(0)
+    assert send(address, "rowblock_eve", "rowblock_frank") == [0]
+    expect(page.locator("#undo")).to_be_visible()
+    page.click("#undo-button")
+    expect(entry).to_contain_text("hijacked account")
+    assert send(address, "rowblock_eve", "rowblock_gina") == [PolicyCode.BLOCKLISTED]
+
+
+def test_any_account_can_be_blocked_and_a_too_long_one_is_refused_whole(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    for odd in ("..", "../%2F?#x", "a/b"):
+        assert send(address, odd, "odd_target") == [0]
+        page.locator(f'#decision-rows tr[data-from="{odd}"] .block-button').first.click()
+        page.check('#block-dialog input[value="from"]')
+        page.click("#block-dialog-confirm")
+        entry = page.locator(f'#blocklist li[data-account="{odd}"]')
+        expect(entry).to_have_count(1)
+        assert send(address, odd, "odd_target") == [PolicyCode.BLOCKLISTED]
+        entry.locator(".unblock").click()
+        expect(entry).to_have_count(0)
+        assert send(address, odd, "odd_target") == [0]
+
+    too_long = "L" * 33
+    page.fill("#block-account", too_long)
+    assert page.input_value("#block-account") == too_long  # not cut at 32
+    expect(page.locator("#block-bytes")).to_have_text("33 / 32 bytes")
+    page.click("#block-form button[type=submit]")
+    expect(page.locator("#block-error")).to_contain_text("at most 32 bytes")
+    expect(page.locator("#block-error")).to_contain_text("33")
+    expect(page.locator('#blocklist li[data-account^="LLLL"]')).to_have_count(0)
+
+
+def test_the_chart_draws_and_updates_when_callbacks_arrive(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    chart = page.locator("#chart svg")
+    expect(chart.locator("g.bar")).to_have_count(60)
+    before = int(chart.get_attribute("data-total") or "0")
+    last = chart.locator("g.bar").last
+    before_last = int(last.get_attribute("data-count") or "0")
+    send(address, "chart_a", "chart_b", response_item("chart_c", REJECT))
+    send(address, "chart_m", response_item("chart_x", remark="http://spam.example"))
+    expect(chart).to_have_attribute("data-total", str(before + 3))
+    assert int(last.get_attribute("data-count") or "0") >= before_last + 3
+    for series in ("series-accepted", "series-declined", "policy-content"):
+        rect = chart.locator(f"g.bar rect.{series}").last
+        expect(rect).to_have_count(1)
+        assert float(rect.get_attribute("height") or "0") > 0, series
+    expect(page.locator("#chart-legend")).to_contain_text("blocked by content")
+    # The server's count agrees after a reload.
+    page.reload()
+    expect(page.locator("#chart svg")).to_have_attribute("data-total", str(before + 3))
+
+
+def test_bursts_are_grouped_and_search_and_paging_reach_older_rows(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    assert (
+        send(address, "burst_farm", *[f"burst_t{n}" for n in range(25)])
+        == [0] * 20 + [PolicyCode.VELOCITY] * 5
+    )
+    group = page.locator('#decision-rows tr.group[data-from="burst_farm"]')
+    expect(group).to_have_count(2)  # 20 accepted, then 5 refused by the velocity policy
+    accepted = group.filter(has_text="accepted")
+    expect(accepted).to_have_attribute("data-count", "20")
+    expect(page.locator("#decision-rows tr.member")).to_have_count(0)
+    accepted.locator(".group-toggle").click()
+    expect(page.locator("#decision-rows tr.member")).to_have_count(20)
+
+    # 205 rows, alternating outcomes so that none group: paging reaches the oldest.
+    for n in range(41):
+        items = [response_item(f"page_{n}_{k}", AGREE if k % 2 else REJECT) for k in range(5)]
+        send(address, f"page_from_{n}", *items)
+    with page.expect_response(lambda response: "q=PAGE_" in response.url):
+        page.fill("#filter-account", "PAGE_")
+    rows = page.locator("#decision-rows tr.decision")
+    # Partial, in any case: only these responders' rows, and the newest 200 of them.
+    expect(page.locator('#decision-rows tr:not([data-from^="page_from_"])')).to_have_count(0)
+    expect(rows).to_have_count(200)
+    expect(page.locator("#older")).to_be_visible()
+    page.click("#older")
+    expect(rows).to_have_count(205)
+    expect(page.locator("#older")).to_be_hidden()
+    ids = [int(i) for i in rows.evaluate_all("rows => rows.map(row => row.dataset.id)")]
+    assert ids == sorted(ids, reverse=True)
+    assert len(set(ids)) == 205
+    tos = rows.evaluate_all("rows => rows.map(row => row.dataset.to)")
+    assert tos[-1] == "page_0_0", tos
+
+
+def test_a_foreign_host_gets_a_4xx(served: tuple[str, Browser]) -> None:
+    address, browser = served
+    port = address.split(":")[1]
+    page = browser.new_page()
+    try:
+        response = page.goto(f"http://{REBOUND}:{port}/")
+        assert response is not None
+        assert 400 <= response.status < 500
+        assert page.locator("#decision-rows").count() == 0
+        # What the rebinding page's script would read: nothing.
+        status, text = page.evaluate(
+            "async () => { const r = await fetch('/api/decisions');"
+            " return [r.status, await r.text()]; }"
+        )
+        assert 400 <= status < 500
+        assert '"decisions"' not in text
+        # The same browser, by the loopback name, gets in.
+        response = page.goto(f"http://localhost:{port}/")
+        assert response is not None
+        assert response.status == 200
+    finally:
+        page.close()
+
+
+@contextlib.contextmanager
+def attacker_site(html: str) -> Iterator[str]:
+    """A page on another origin (another local port), as the issue's clickjacking used."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_framed_page_is_refused(served: tuple[str, Browser]) -> None:
+    address, browser = served
+    url = f"http://{address}/"
+    html = f'<!doctype html><iframe id="f" src="{url}" width="800" height="600"></iframe>'
+
+    def framed(strip_headers: bool) -> bool:
+        page = browser.new_page()
+        try:
+            if strip_headers:
+                # The control: the same page without its frame headers does load in the frame,
+                # so the check below sees a refusal, not a frame that never loads.
+                def strip(route: Any) -> None:
+                    answer = route.fetch()
+                    headers = {
+                        name: value
+                        for name, value in answer.headers.items()
+                        if name.lower() not in ("content-security-policy", "x-frame-options")
+                    }
+                    route.fulfill(response=answer, headers=headers)
+
+                page.route(url, strip)
+            with attacker_site(html) as attacker:
+                page.goto(attacker)
+                page.wait_for_timeout(1500)
+                return page.frame_locator("#f").locator("#decision-rows").count() > 0
+        finally:
+            page.close()
+
+    assert framed(strip_headers=True) is True
+    assert framed(strip_headers=False) is False

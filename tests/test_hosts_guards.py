@@ -1,6 +1,7 @@
 """The callback inside host apps whose app-wide code runs before it (docs/deploying.md): a
-Flask-Login style guard, Flask-Talisman behind a TLS proxy, a before_request that reads the
-body, and the host's MAX_CONTENT_LENGTH. Each test shows what goes wrong, then the fix."""
+Flask-Login style guard, Flask-WTF's CSRF protection, Flask-Talisman behind a TLS proxy, a
+before_request that reads the body, and the host's MAX_CONTENT_LENGTH. Each test shows what
+goes wrong, then the fix."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import pytest
 from flask import Blueprint, Flask, request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import EnvironBuilder
 
-from flask_friendcb import FriendCallbackBlueprint
+from flask_friendcb import ConfigError, FriendCallbackBlueprint
 from flask_friendcb.blueprint import is_callback_endpoint
 from flask_friendcb.testing import callback_query, friend_response_body, signed_client
 
@@ -151,6 +153,41 @@ def test_a_logged_in_user_and_the_rest_of_the_app_keep_the_guard(clock: FrozenCl
             assert json.loads(response.read())["ActionStatus"] == "OK"
         finally:
             connection.close()
+
+
+# -- Flask-WTF's CSRFProtect --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["csrf-first", "csrf-after"])
+def test_csrf_protection_skips_the_callback_unless_opted_out(
+    clock: FrozenClock, order: str
+) -> None:
+    answers = {}
+    for exempt in (True, False):
+        app = host_app(clock, SECRET_KEY="host secret", FRIENDCB_CSRF_EXEMPT=exempt)
+        if order == "csrf-first":
+            CSRFProtect(app)
+        register(app, "plain")
+        if order == "csrf-after":
+            CSRFProtect(app)
+
+        @app.post("/form")
+        def form() -> str:
+            return "posted"
+
+        answers[exempt] = signed_client(app).callback(BODY)
+        # The host's own forms stay protected either way.
+        assert app.test_client().post("/form").status_code == 400
+    assert answers[True].status_code == 200
+    assert answers[True].json["ResultItem"][0]["ResultCode"] == 0
+    # Opted out: Flask-WTF's own refusal (Tencent sends no CSRF token).
+    assert answers[False].status_code == 400
+    assert "CSRF" in answers[False].get_data(as_text=True)
+
+
+def test_a_bad_csrf_opt_out_value_names_its_key(clock: FrozenClock) -> None:
+    with pytest.raises(ConfigError, match=r"^FRIENDCB_CSRF_EXEMPT: must be True or False"):
+        register(host_app(clock, FRIENDCB_CSRF_EXEMPT="perhaps"), "plain")
 
 
 # -- Flask-Talisman behind a TLS proxy ---------------------------------------------------------

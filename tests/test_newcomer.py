@@ -79,9 +79,13 @@ def test_the_quick_start_runs_as_printed_and_blocks_a_banned_requester() -> None
 
 def test_install_section_names_what_works() -> None:
     install = readme_section("Install")
-    assert "pip install ." in install
-    assert "git+" in install
-    assert "make dist" in install
+    # The documentation site's quick start says the same.
+    quick_start = (ROOT / "docs" / "quickstart.md").read_text()
+    for text in (install, quick_start):
+        assert "pip install .  " in text
+        assert "git+" in text
+        assert "make dist" in text
+        assert "pip install flask-friendcb\n" not in text  # not on PyPI yet
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^dist:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert recipe is not None, "the Makefile has a dist target"
@@ -156,10 +160,11 @@ def test_pip_builds_the_package_from_a_git_url(tmp_path: Path) -> None:
 # -- the CLI table ---------------------------------------------------------------------------
 
 
-def test_the_cli_table_lists_every_option_of_send() -> None:
+@pytest.mark.parametrize("page", ["README.md", "docs/cli.md"])
+def test_the_cli_table_lists_every_option_of_send(page: str) -> None:
     row = next(
         line
-        for line in readme_section("Command line").splitlines()
+        for line in (ROOT / page).read_text().splitlines()
         if line.startswith("| `flask friendcb send")
     )
     options = [opt for param in send_command.params for opt in param.opts]
@@ -318,6 +323,8 @@ def test_count_25_trips_the_velocity_limit_as_the_readme_says(tmp_path: Path) ->
     # The line above it in the README first, then the --count 25 one, both as printed.
     assert len(commands) >= 2
     assert "--count 25" in commands[1]
+    # The documentation site's page of the example gives the same command.
+    assert "--from bob --to carol --count 25" in (ROOT / "docs" / "example.md").read_text()
     with example_server(env):
         outputs = []
         for command in commands[:2]:

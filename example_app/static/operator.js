@@ -1,218 +1,545 @@
 // The live page: loads the latest decisions, then follows new ones over Server-Sent Events.
-// Every value from a callback is user input: it goes into the page as text, never as HTML.
+// Every value from a callback is user input: it goes into the page as text, never as HTML,
+// cut to a width, with hidden characters written out (text.js).
 "use strict";
 
-(() => {
-  const body = document.body;
-  const urls = {
-    decisions: body.dataset.decisionsUrl,
-    events: body.dataset.eventsUrl,
-    blocklist: body.dataset.blocklistUrl,
-  };
-  const maxRows = Number(body.dataset.maxRows) || 200;
-  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+import { createChart } from "./chart.js";
+import { asciiLower, dateAndTime, spelled, utf8Length, valueElement } from "./text.js";
 
-  const rows = document.getElementById("decision-rows");
-  const empty = document.getElementById("empty");
-  const status = document.getElementById("live-status");
-  const accountFilter = document.getElementById("filter-account");
-  const decisionFilter = document.getElementById("filter-decision");
-  const blockForm = document.getElementById("block-form");
-  const blockAccount = document.getElementById("block-account");
-  const blockReason = document.getElementById("block-reason");
-  const blockError = document.getElementById("block-error");
-  const blocklist = document.getElementById("blocklist");
+const body = document.body;
+const urls = {
+  decisions: body.dataset.decisionsUrl,
+  events: body.dataset.eventsUrl,
+  blocklist: body.dataset.blocklistUrl,
+  chart: body.dataset.chartUrl,
+};
+const maxRows = Number(body.dataset.maxRows) || 200;
+const accountMaxBytes = Number(body.dataset.accountMaxBytes) || 32;
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 
-  const ACTIONS = {
-    Response_Action_AgreeAndAdd: "accept + add back",
-    Response_Action_Agree: "accept",
-    Response_Action_Reject: "decline",
-  };
+// Characters shown in a table cell before "…" (the whole value is on hover and in details).
+const WIDTH = { account: 24, text: 40, info: 48, client: 24, reason: 60 };
+// Rows from one responder with one outcome, within a minute, read as one line from this many.
+const GROUP_MIN = 3;
+const GROUP_WINDOW_MS = 60000;
+// Most rows kept once older pages were loaded.
+const MAX_KEPT = 5000;
+// Seconds between two reloads of the chart from the server (live decisions add in between).
+const CHART_RELOAD_MS = 60000;
 
-  let source = null;
-  let loading = 0;
+const $ = (id) => document.getElementById(id);
+const rowsBody = $("decision-rows");
+const empty = $("empty");
+const status = $("live-status");
+const loadError = $("load-error");
+const accountFilter = $("filter-account");
+const decisionFilter = $("filter-decision");
+const olderButton = $("older");
+const blockForm = $("block-form");
+const blockAccount = $("block-account");
+const blockReason = $("block-reason");
+const blockBytes = $("block-bytes");
+const blockError = $("block-error");
+const blocklist = $("blocklist");
+const undo = $("undo");
+const undoText = $("undo-text");
+const undoButton = $("undo-button");
+const dialog = $("block-dialog");
+const dialogForm = $("block-dialog-form");
+const dialogReason = $("block-dialog-reason");
+const dialogError = $("block-dialog-error");
 
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
+const ACTIONS = {
+  Response_Action_AgreeAndAdd: "accept + add back",
+  Response_Action_Agree: "accept",
+  Response_Action_Reject: "decline",
+};
+
+// The decisions shown, newest first, and what the page knows about them.
+let items = [];
+const known = new Set();
+const expanded = new Set(); // ids of rows whose details, or whose group, are open
+const fresh = new Set(); // ids that arrived live a moment ago
+let nextBefore = null;
+let paged = false;
+let source = null;
+let loading = 0;
+let drawing = false;
+let serverOffset = 0; // server clock minus this browser's
+let dialogDecision = null;
+let undoEntry = null;
+
+const chart = createChart($("chart"), $("chart-legend"));
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function button(text, className, onClick) {
+  const node = element("button", className, text);
+  node.type = "button";
+  node.addEventListener("click", onClick);
+  return node;
+}
+
+function cell(label, className) {
+  const td = element("td", className);
+  td.dataset.label = label;
+  return td;
+}
+
+async function request(url, options = {}) {
+  const response = await fetch(url, {
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+    ...options,
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const fields = data.fields ? Object.values(data.fields).flat().join("; ") : "";
+    throw new Error(fields || data.error || response.status + " " + response.statusText);
   }
+  return data;
+}
 
-  function accountButton(account) {
-    const button = element("button", "link", account || "–");
-    button.type = "button";
-    button.title = "Show only this account";
-    button.addEventListener("click", () => {
-      accountFilter.value = account;
-      loadDecisions();
-    });
-    return button;
+// -- filters ---------------------------------------------------------------------------------
+
+function query() {
+  return { q: accountFilter.value, decision: decisionFilter.value };
+}
+
+function matchesFilters(decision) {
+  const wanted = asciiLower(accountFilter.value);
+  if (
+    wanted &&
+    !asciiLower(decision.from_account).includes(wanted) &&
+    !asciiLower(decision.to_account).includes(wanted)
+  ) {
+    return false;
   }
+  const kind = decisionFilter.value;
+  return kind === "all" || (kind === "blocked") === decision.blocked;
+}
 
-  function matchesFilters(decision) {
-    const account = accountFilter.value.trim();
-    if (account && decision.from_account !== account && decision.to_account !== account) {
-      return false;
-    }
-    const wanted = decisionFilter.value;
-    return wanted === "all" || (wanted === "blocked") === decision.blocked;
-  }
+// -- rows ------------------------------------------------------------------------------------
 
-  function renderRow(decision, isNew) {
-    const row = element("tr", "decision " + (decision.blocked ? "blocked" : "allowed"));
-    if (isNew) row.classList.add("new");
-    row.dataset.id = decision.id;
-    row.dataset.from = decision.from_account;
-    row.dataset.to = decision.to_account;
+function accountCell(label, account) {
+  const td = cell(label, "account");
+  const filter = element("button", "link account-button");
+  filter.type = "button";
+  filter.title = "Show only accounts containing this one";
+  filter.append(valueElement(account || "–", WIDTH.account));
+  filter.addEventListener("click", () => {
+    accountFilter.value = account;
+    reload();
+  });
+  td.append(filter);
+  return td;
+}
 
-    const when = new Date(decision.received_at_ms);
-    const time = element("td", "time", when.toLocaleTimeString());
-    time.title = when.toISOString() + " (event " + new Date(decision.event_time_ms).toISOString() + ")";
-    row.append(time);
+function whenCell(decision) {
+  const td = cell("When", "time");
+  const [date, time] = dateAndTime(decision.received_at_ms);
+  td.append(element("span", "date", date), element("span", "clock", time));
+  td.title =
+    "received " + new Date(decision.received_at_ms).toISOString() +
+    "\nevent " + new Date(decision.event_time_ms).toISOString();
+  return td;
+}
 
-    const from = element("td", "account from");
-    from.append(accountButton(decision.from_account));
-    const to = element("td", "account to");
-    to.append(accountButton(decision.to_account));
-    row.append(from, to, element("td", "action", ACTIONS[decision.action] || decision.action));
-
-    const verdict = element("td", "verdict");
-    const badge = element(
+function verdictCell(decision) {
+  const td = cell("Decision", "verdict");
+  td.append(
+    element(
       "span",
       "badge " + (decision.blocked ? "badge-blocked" : "badge-allowed"),
       decision.blocked ? "blocked " + decision.result_code : "allowed",
-    );
-    verdict.append(badge);
-    if (decision.result_info) verdict.append(element("span", "info", decision.result_info));
-    row.append(verdict);
+    ),
+  );
+  if (decision.policy) td.append(element("span", "policy", decision.policy));
+  if (decision.result_info) td.append(valueElement(decision.result_info, WIDTH.info, "info"));
+  return td;
+}
 
-    row.append(element("td", decision.policy ? "policy" : "policy none", decision.policy || "–"));
+function textCell(decision) {
+  const td = cell("Remark / group", "text");
+  if (decision.remark) td.append(valueElement(decision.remark, WIDTH.text, "remark"));
+  if (decision.tag_name) td.append(valueElement(decision.tag_name, WIDTH.text, "tag"));
+  return td;
+}
 
-    const text = element("td", "text");
-    if (decision.remark) text.append(element("span", "remark", decision.remark));
-    if (decision.tag_name) {
-      if (decision.remark) text.append(element("br"));
-      text.append(element("span", "tag", decision.tag_name));
+function renderRow(decision, inGroup) {
+  const row = element("tr", "decision " + (decision.blocked ? "blocked" : "allowed"));
+  if (inGroup) row.classList.add("member");
+  if (fresh.has(decision.id)) {
+    row.classList.add("new");
+    row.addEventListener("animationend", () => fresh.delete(decision.id), { once: true });
+  }
+  row.dataset.id = decision.id;
+  row.dataset.from = decision.from_account;
+  row.dataset.to = decision.to_account;
+
+  const client = cell("Client", "client");
+  client.append(
+    valueElement([decision.platform, decision.client_ip].filter(Boolean).join(" · "), WIDTH.client),
+  );
+  const tools = cell("", "tools");
+  const open = expanded.has(decision.id);
+  const details = button(open ? "Hide" : "Details", "link details-button", () => {
+    if (expanded.has(decision.id)) expanded.delete(decision.id);
+    else expanded.add(decision.id);
+    draw();
+  });
+  details.setAttribute("aria-expanded", String(open));
+  tools.append(details, button("Block…", "small block-button", () => openBlockDialog(decision)));
+
+  const action = cell("Action", "action");
+  action.append(valueElement(ACTIONS[decision.action] || decision.action, WIDTH.text));
+  row.append(
+    whenCell(decision),
+    accountCell("Responder", decision.from_account),
+    accountCell("Requester", decision.to_account),
+    action,
+    verdictCell(decision),
+    textCell(decision),
+    client,
+    tools,
+  );
+  return open ? [row, renderDetails(decision)] : [row];
+}
+
+// Every field of a decision in full: long values wrap and scroll inside their own box.
+function renderDetails(decision) {
+  const row = element("tr", "details");
+  row.dataset.detailsFor = decision.id;
+  const td = element("td");
+  td.colSpan = 8;
+  const list = element("dl", "details-list");
+  const [date, time] = dateAndTime(decision.received_at_ms);
+  const fields = [
+    ["Responder (From_Account)", decision.from_account],
+    ["Requester (To_Account)", decision.to_account],
+    ["Requester_Account", decision.requester_account],
+    ["Action", decision.action],
+    ["Result", decision.result_code + " " + (decision.result_info || "")],
+    ["Policy", decision.policy || "–"],
+    ["Remark", decision.remark],
+    ["Friend group", decision.tag_name],
+    ["Platform", decision.platform],
+    ["Client IP", decision.client_ip],
+    ["Received", date + " " + time + " (" + new Date(decision.received_at_ms).toISOString() + ")"],
+    ["Event time", new Date(decision.event_time_ms).toISOString()],
+    ["Decision id", String(decision.id)],
+  ];
+  for (const [name, value] of fields) {
+    const full = valueElement(value ?? "", Infinity, "full");
+    const dd = element("dd");
+    dd.append(full);
+    list.append(element("dt", "", name), dd);
+  }
+  td.append(list);
+  row.append(td);
+  return row;
+}
+
+// Runs of rows from one responder with one outcome within a minute (a farm accepting 25
+// requests reads as one line that opens).
+function groups(list) {
+  const out = [];
+  for (const decision of list) {
+    const key = decision.from_account + "\u0000" + decision.kind + "\u0000" + decision.result_code;
+    const last = out[out.length - 1];
+    if (
+      last &&
+      last.key === key &&
+      last.members[0].received_at_ms - decision.received_at_ms < GROUP_WINDOW_MS
+    ) {
+      last.members.push(decision);
+    } else {
+      out.push({ key, members: [decision] });
     }
-    row.append(text);
-
-    const client = [decision.platform, decision.client_ip].filter(Boolean).join(" · ");
-    row.append(element("td", "client", client));
-    return row;
   }
+  return out;
+}
 
-  function showEmpty() {
-    empty.hidden = rows.children.length > 0;
+function renderGroup(group) {
+  const newest = group.members[0];
+  const oldest = group.members[group.members.length - 1];
+  const open = group.members.some((member) => expanded.has("g" + member.id));
+  const row = element("tr", "group " + (newest.blocked ? "blocked" : "allowed"));
+  row.dataset.from = newest.from_account;
+  row.dataset.count = String(group.members.length);
+  if (group.members.some((member) => fresh.has(member.id))) row.classList.add("new");
+
+  const when = whenCell(newest);
+  const summary = cell("Burst", "summary");
+  summary.colSpan = 6;
+  const toggle = button(open ? "▾" : "▸", "link group-toggle", () => {
+    if (open) group.members.forEach((member) => expanded.delete("g" + member.id));
+    else expanded.add("g" + newest.id);
+    draw();
+  });
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.title = open ? "Fold these rows" : "Show these rows";
+  const seconds = Math.max(1, Math.round((newest.received_at_ms - oldest.received_at_ms) / 1000));
+  const outcome = newest.blocked
+    ? "blocked " + newest.result_code + (newest.policy ? " (" + newest.policy + ")" : "")
+    : newest.kind;
+  summary.append(
+    toggle,
+    valueElement(newest.from_account, WIDTH.account, "who"),
+    element("span", "burst", " " + outcome + " × " + group.members.length + " within " + seconds + " s"),
+  );
+  const tools = cell("", "tools");
+  tools.append(button("Block…", "small block-button", () => openBlockDialog(newest, "from")));
+  row.append(when, summary, tools);
+  const rows = [row];
+  if (open) {
+    for (const member of group.members) rows.push(...renderRow(member, true));
   }
+  return rows;
+}
 
-  function addLive(decision) {
-    if (!matchesFilters(decision)) return;
-    if (rows.querySelector('tr[data-id="' + decision.id + '"]')) return;
-    rows.prepend(renderRow(decision, true));
-    while (rows.children.length > maxRows) rows.lastElementChild.remove();
-    showEmpty();
-  }
-
-  async function request(url, options) {
-    const response = await fetch(url, {
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
-      ...options,
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const fields = data.fields ? Object.values(data.fields).flat().join("; ") : "";
-      throw new Error(fields || data.error || response.statusText);
+function draw() {
+  if (drawing) return;
+  drawing = true;
+  requestAnimationFrame(() => {
+    drawing = false;
+    const rows = [];
+    for (const group of groups(items)) {
+      if (group.members.length >= GROUP_MIN) rows.push(...renderGroup(group));
+      else for (const decision of group.members) rows.push(...renderRow(decision, false));
     }
-    return data;
-  }
+    rowsBody.replaceChildren(...rows);
+    empty.hidden = items.length > 0;
+    olderButton.hidden = nextBefore === null;
+  });
+}
 
-  async function loadDecisions() {
-    const ticket = ++loading;
-    const query = new URLSearchParams({
-      account: accountFilter.value.trim(),
-      decision: decisionFilter.value,
-    });
-    const data = await request(urls.decisions + "?" + query, { method: "GET" });
+function addLive(decision) {
+  chart.add(decision);
+  if (!matchesFilters(decision) || known.has(decision.id)) return;
+  known.add(decision.id);
+  fresh.add(decision.id);
+  items.unshift(decision);
+  const limit = paged ? MAX_KEPT : maxRows;
+  if (items.length > limit) {
+    while (items.length > limit) known.delete(items.pop().id);
+    // What was dropped is one "Show older" away.
+    nextBefore = items[items.length - 1].id;
+  }
+  draw();
+}
+
+// -- loading ---------------------------------------------------------------------------------
+
+function showLoadError(error) {
+  loadError.textContent = error ? "Could not load: " + error.message : "";
+  loadError.hidden = !error;
+}
+
+async function reload() {
+  const ticket = ++loading;
+  try {
+    const data = await request(urls.decisions + "?" + new URLSearchParams(query()));
     if (ticket !== loading) return; // a newer filter won
-    rows.replaceChildren(...data.decisions.map((decision) => renderRow(decision, false)));
-    showEmpty();
+    items = data.decisions;
+    known.clear();
+    items.forEach((decision) => known.add(decision.id));
+    nextBefore = data.next_before;
+    paged = false;
+    showLoadError(null);
+    draw();
     if (!source) follow(data.last_id);
+  } catch (error) {
+    if (ticket === loading) showLoadError(error);
   }
+}
 
-  function setStatus(kind, text) {
-    status.className = "status status-" + kind;
-    status.textContent = text;
-  }
-
-  function follow(lastId) {
-    source = new EventSource(urls.events + "?after=" + encodeURIComponent(lastId));
-    source.addEventListener("open", () => setStatus("live", "live"));
-    source.addEventListener("error", () => setStatus("reconnecting", "reconnecting…"));
-    source.addEventListener("decision", (event) => addLive(JSON.parse(event.data)));
-    source.addEventListener("stats", (event) => {
-      const stats = JSON.parse(event.data);
-      for (const name of ["accepted", "declined", "blocked"]) {
-        document.getElementById("count-" + name).textContent = stats[name];
+async function loadOlder() {
+  if (nextBefore === null) return;
+  const ticket = loading;
+  olderButton.disabled = true;
+  try {
+    const params = new URLSearchParams({ ...query(), before: String(nextBefore) });
+    const data = await request(urls.decisions + "?" + params);
+    if (ticket !== loading) return;
+    for (const decision of data.decisions) {
+      if (!known.has(decision.id)) {
+        known.add(decision.id);
+        items.push(decision);
       }
-    });
+    }
+    nextBefore = data.next_before;
+    paged = true;
+    showLoadError(null);
+    draw();
+  } catch (error) {
+    showLoadError(error);
+  } finally {
+    olderButton.disabled = false;
   }
+}
 
-  function renderBlocklist(entries) {
-    blocklist.replaceChildren(
-      ...entries.map((entry) => {
-        const item = element("li");
-        item.dataset.account = entry.account;
-        const who = element("div");
-        who.append(element("span", "who", entry.account));
-        who.append(element("span", "why", entry.reason || "no reason given"));
-        const remove = element("button", "link", "Unblock");
-        remove.type = "button";
-        remove.addEventListener("click", async () => {
-          await request(urls.blocklist + "/" + encodeURIComponent(entry.account), {
-            method: "DELETE",
-          });
-          await loadBlocklist();
-        });
-        item.append(who, remove);
-        return item;
-      }),
-    );
+async function loadChart() {
+  try {
+    const data = await request(urls.chart);
+    serverOffset = data.now_ms - Date.now();
+    chart.load(data.minutes, data.now_ms);
+  } catch (error) {
+    // The chart keeps its live counts; the next reload tries again.
   }
+}
 
-  async function loadBlocklist() {
-    const data = await request(urls.blocklist, { method: "GET" });
-    renderBlocklist(data.blocklist);
-  }
+function setStatus(kind, text) {
+  status.className = "status status-" + kind;
+  status.textContent = text;
+}
 
-  blockForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    blockError.hidden = true;
-    try {
-      await request(urls.blocklist, {
-        method: "POST",
-        body: JSON.stringify({ account: blockAccount.value.trim(), reason: blockReason.value.trim() }),
-      });
-      blockForm.reset();
-      await loadBlocklist();
-    } catch (error) {
-      blockError.textContent = error.message;
-      blockError.hidden = false;
+function follow(lastId) {
+  source = new EventSource(urls.events + "?after=" + encodeURIComponent(lastId));
+  source.addEventListener("open", () => setStatus("live", "live"));
+  source.addEventListener("error", () => setStatus("reconnecting", "reconnecting…"));
+  source.addEventListener("decision", (event) => addLive(JSON.parse(event.data)));
+  source.addEventListener("stats", (event) => {
+    const stats = JSON.parse(event.data);
+    for (const name of ["accepted", "declined", "blocked"]) {
+      $("count-" + name).textContent = stats[name];
     }
   });
+}
 
-  let typing = null;
-  accountFilter.addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(loadDecisions, 250);
-  });
-  decisionFilter.addEventListener("change", loadDecisions);
-  document.getElementById("filters").addEventListener("submit", (event) => {
-    event.preventDefault();
-    loadDecisions();
-  });
+// -- blocklist -------------------------------------------------------------------------------
 
-  loadDecisions();
-  loadBlocklist();
-})();
+async function block(account, reason) {
+  await request(urls.blocklist, { method: "POST", body: JSON.stringify({ account, reason }) });
+  await loadBlocklist();
+}
+
+function showUndo(entry) {
+  undoEntry = entry;
+  undoText.replaceChildren(
+    document.createTextNode("Unblocked "),
+    valueElement(entry.account, WIDTH.account, "who"),
+    document.createTextNode(". "),
+  );
+  undo.hidden = false;
+}
+
+function renderBlocklist(entries) {
+  blocklist.replaceChildren(
+    ...entries.map((entry) => {
+      const item = element("li");
+      item.dataset.account = entry.account;
+      const who = element("div", "entry");
+      who.append(valueElement(entry.account, WIDTH.account, "who"));
+      if (entry.reason) who.append(valueElement(entry.reason, WIDTH.reason, "why"));
+      else who.append(element("span", "why none", "no reason given"));
+      const [date, time] = dateAndTime(entry.added_at_ms);
+      const added = element("span", "added", "added " + date + " " + time);
+      added.title = new Date(entry.added_at_ms).toISOString();
+      who.append(added);
+      const remove = button("Unblock", "link unblock", async () => {
+        try {
+          await request(urls.blocklist, {
+            method: "DELETE",
+            body: JSON.stringify({ account: entry.account }),
+          });
+          showUndo(entry);
+        } catch (error) {
+          blockError.textContent = "Could not unblock " + spelled(entry.account) + ": " + error.message;
+          blockError.hidden = false;
+        }
+        await loadBlocklist();
+      });
+      item.append(who, remove);
+      return item;
+    }),
+  );
+}
+
+async function loadBlocklist() {
+  const data = await request(urls.blocklist);
+  renderBlocklist(data.blocklist);
+}
+
+function showBytes() {
+  const bytes = utf8Length(blockAccount.value);
+  blockBytes.textContent = blockAccount.value ? bytes + " / " + accountMaxBytes + " bytes" : "";
+  blockBytes.classList.toggle("over", bytes > accountMaxBytes);
+}
+
+function openBlockDialog(decision, who = "to") {
+  dialogDecision = decision;
+  $("block-dialog-to").replaceChildren(valueElement(decision.to_account, WIDTH.account));
+  $("block-dialog-from").replaceChildren(valueElement(decision.from_account, WIDTH.account));
+  dialogForm.elements.who.value = who;
+  dialogReason.value = "";
+  dialogError.hidden = true;
+  dialog.showModal();
+  dialogReason.focus();
+}
+
+dialogForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const decision = dialogDecision;
+  const account = dialogForm.elements.who.value === "from" ? decision.from_account : decision.to_account;
+  try {
+    await block(account, dialogReason.value.trim());
+    dialog.close();
+  } catch (error) {
+    dialogError.textContent = error.message;
+    dialogError.hidden = false;
+  }
+});
+$("block-dialog-cancel").addEventListener("click", () => dialog.close());
+
+blockForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  blockError.hidden = true;
+  try {
+    // The account as typed, spaces and all: it is refused when too long, never cut.
+    await block(blockAccount.value, blockReason.value.trim());
+    blockForm.reset();
+    showBytes();
+  } catch (error) {
+    blockError.textContent = error.message;
+    blockError.hidden = false;
+  }
+});
+blockAccount.addEventListener("input", showBytes);
+
+undoButton.addEventListener("click", async () => {
+  if (!undoEntry) return;
+  try {
+    await block(undoEntry.account, undoEntry.reason);
+    undo.hidden = true;
+    undoEntry = null;
+  } catch (error) {
+    blockError.textContent = error.message;
+    blockError.hidden = false;
+  }
+});
+
+// -- start -----------------------------------------------------------------------------------
+
+let typing = null;
+accountFilter.addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(reload, 250);
+});
+decisionFilter.addEventListener("change", reload);
+$("filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  reload();
+});
+olderButton.addEventListener("click", loadOlder);
+
+reload();
+loadBlocklist();
+loadChart();
+setInterval(loadChart, CHART_RELOAD_MS);
+setInterval(() => chart.tick(Date.now() + serverOffset), 5000);
