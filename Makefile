@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: venv run test lint typecheck docs fuzz memory test-pythons screenshot bench bench-quick \
-	profile bench-example soak wrk browser services dist clean
+	profile bench-example soak wrk browser services dist clean deploy-venv chaos
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,18 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## The scale-out test's venv: only `pip install '.[example]'` (no test tools), rebuilt when the
+## package changes.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+$(DEPLOY_STAMP): setup.cfg pyproject.toml $(wildcard flask_friendcb/*.py flask_friendcb/*/*.py example_app/*.py example_app/*/*.py example_app/*/*/*.py example_app/templates/* example_app/static/*)
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps .
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet '.[example]'
+	touch $(DEPLOY_STAMP)
+
+deploy-venv: $(DEPLOY_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,example,bench]'
@@ -49,7 +61,7 @@ run: $(STAMP)
 ## The whole suite, with the lint and type checks and the documentation build (its small soak
 ## drives wrk; the browser tests drive Chromium; the storage tests start redis-server and
 ## PostgreSQL).
-test: lint typecheck docs wrk browser services
+test: lint typecheck docs wrk browser services deploy-venv
 	$(BIN)/python -m pytest
 
 ## The property-based and schemathesis tests at length (3,000 examples each, random seeds;
@@ -113,6 +125,12 @@ bench: $(BENCH_STAMP) wrk
 soak: $(STAMP) wrk
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
+## The two-instance deployment under signed load with faults in turn (database down, slow,
+## Redis down, a worker killed, an instance restarted): one table of answered against audited.
+## About three minutes; CHAOS_ARGS=--small for a run of about a minute.
+chaos: $(STAMP) services
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
 ## A few seconds of the in-process benchmark, no plot, no wrk.
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
@@ -122,5 +140,5 @@ profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-3.* build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEPLOY_VENV) .venv-3.* build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	rm -rf docs/_build

@@ -1,9 +1,11 @@
 """An anti-abuse service built on flask-friendcb: it blocks malicious friend-request responses
 and lets an operator watch every response live.
 
-- Policies (``policies.py``): the library's blocklist, content and rate-limit policies;
-  declining is always allowed. ``flask --app example_app blocklist`` (``blocklist.py``).
-- Audit log (``audit.py``, ``store.py``): every callback and decision, in SQLite (WAL).
+- Policies (``policies.py``): blocklist, content, velocity; declining is always allowed.
+- Audit log (``audit.py``, ``spool.py``, ``drainer.py``, ``audit_log.py``): every callback and
+  decision, spooled locally before the answer leaves and shipped in batches to SQLite or
+  PostgreSQL (SQLAlchemy; schema migrated with Alembic: ``flask --app example_app db upgrade``).
+- Operator CLI (``cli.py``): ``flask --app example_app audit export``.
 - Operator page (``operator.py``): live decisions (Server-Sent Events), filters, counters and
   the blocklist, at ``/``.
 
@@ -23,17 +25,23 @@ from typing import Any
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate  # type: ignore[import-untyped]
 from flask_talisman import Talisman  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
+from flask_friendcb import ConfigError
 from flask_friendcb.blueprint import callback_paths, get_state
 
 from .audit import connect_audit
+from .audit_log import MIGRATIONS
 from .blocklist import blocklist_cli
+from .cli import audit_cli
+from .drainer import Drainer
 from .operator import login_limit_exempt, operator, wrong_password
 from .policies import PolicyCode, friendcb, install
 from .service import EXTENSION_KEY, Service, get_service
 from .settings import PREFIX, ExampleSettings
+from .spool import Spool
 from .store import Store
 
 logger = logging.getLogger("example_app")
@@ -69,12 +77,33 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(friendcb, url_prefix="/im")  # POST /im/callback
 
-    store = Store(settings.database or os.path.join(app.instance_path, DATABASE_NAME))
+    database = settings.database or os.path.join(app.instance_path, DATABASE_NAME)
+    store = Store(database, settings.database_url)
+    spool = Spool(settings.audit_spool or f"{os.path.splitext(database)[0]}.audit-spool.sqlite3")
+    if settings.database_url is None:
+        # The embedded default is zero-config: it migrates itself (workers take turns).
+        store.audit.upgrade()
+    else:
+        _check_audit_database(store, spool)
     # The blocklist and the velocity counts: on EXAMPLE_REDIS_URL, else beside the database.
     install(app, settings, os.path.dirname(os.path.abspath(store.path)))
     app.cli.add_command(blocklist_cli)
-    app.extensions[EXTENSION_KEY] = Service(settings, store, get_state(app).settings.clock)
+    clock = get_state(app).settings.clock
+    drainer = Drainer(
+        spool,
+        store.audit,
+        clock=clock,
+        spool_limit=settings.audit_spool_limit,
+        retention_days=settings.audit_retention_days,
+    )
+    store.drainer = drainer
+    app.extensions[EXTENSION_KEY] = Service(settings, store, clock, spool, drainer)
     connect_audit(app)
+    # `flask --app example_app db upgrade|current|...` on the audit database.
+    Migrate(app, store.audit, directory=MIGRATIONS)
+    app.cli.add_command(audit_cli)
+    # Ships what earlier runs, or workers killed since, left in the spool.
+    drainer.start()
     if not app.secret_key:
         app.secret_key = settings.secret_key or store.secret_key()
     # Guards the operator's changes; the callback route exempts itself (Tencent sends no token).
@@ -132,6 +161,22 @@ def _harden(app: Flask, settings: ExampleSettings) -> None:
         deduct_when=wrong_password,
         exempt_when=login_limit_exempt,
     )(operator)
+
+
+def _check_audit_database(store: Store, spool: Spool) -> None:
+    """Refuse to start on an audit database this machine has never reached (a wrong URL, a
+    wrong host): one line naming EXAMPLE_DATABASE_URL. One reached before and down now is an
+    outage: the service starts all the same (a worker gunicorn restarts must boot), and the
+    records wait in the spool."""
+    reached = f"reached {store.audit.display_url}"
+    try:
+        store.audit.check()
+    except ConfigError as error:
+        if not spool.flag(reached):
+            raise
+        logger.error("%s; starting all the same: records wait in the spool", error)
+    else:
+        spool.flip(reached, 1)
 
 
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -15,11 +15,23 @@ import ipaddress
 import json
 import logging
 import re
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+)
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
@@ -27,20 +39,26 @@ from werkzeug.wrappers import Response as ResponseBase
 
 from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 
+from .audit_log import MinuteCount
+from .feed import POLL_SECONDS, Cursor, Feed, feed_of
 from .policies import current_policies
 from .service import Service, current_service
 from .settings import ExampleSettings, is_loopback
-from .store import MinuteCount
 
 logger = logging.getLogger("example_app.operator")
 
-#: Seconds between two looks at the database for new decisions, per open live page.
-POLL_SECONDS = 0.5
 #: Seconds between two counter updates when nothing happens.
 STATS_SECONDS = 15.0
 #: Seconds a stream stays open. The browser then reconnects with ``Last-Event-ID`` and misses
 #: nothing; a server restart or a worker recycle costs no more than that.
 STREAM_SECONDS = 300.0
+#: Seconds between two writes to an idle stream (a comment line when nothing else is sent).
+HEARTBEAT_SECONDS = 5.0
+#: What a page turned away (too many streams) is told to wait, in seconds.
+RETRY_AFTER_SECONDS = 10
+#: Bytes a stream may have queued in the kernel for a reader: a reader that stops reading is
+#: cut off once that much waits for longer than ``EXAMPLE_STREAM_SEND_TIMEOUT``.
+SEND_BUFFER_BYTES = 64 * 1024
 #: How far back the counters look.
 STATS_WINDOW_MS = 3600 * 1000
 #: Most rows the page shows, and the API returns.
@@ -362,47 +380,84 @@ def _blocklist_unavailable(error: PolicyStorageError) -> tuple[Response, int]:
 
 @operator.get("/events")
 def events() -> Response:
-    """Server-Sent Events: ``decision`` for each new decision (its ``id`` is the decision's),
-    ``stats`` for the counters. Resumes after ``Last-Event-ID``, else after ``?after=``, else
-    from now."""
-    service = current_service()
-    after = _event_id(request.headers.get("Last-Event-ID")) or _event_id(request.args.get("after"))
-    if after is None:
-        after = service.store.last_decision_id()
-    return Response(
-        stream(service, after),
-        mimetype="text/event-stream",
-        # Proxies (nginx) must pass every event on at once rather than buffer them.
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    """Server-Sent Events: ``decision`` for each new decision, ``stats`` for the counters.
+    Resumes after ``Last-Event-ID``, else after ``?after=`` (a decision id), else from now.
 
-
-def stream(service: Service, after: int, *, stop_after: float = STREAM_SECONDS) -> Iterator[str]:
-    """The events after decision ``after``, for ``stop_after`` seconds.
-
-    It polls the shared database rather than listening in memory: a decision made by any
-    worker, or by ``flask friendcb send`` in another process, shows on every page.
+    At most ``EXAMPLE_MAX_STREAMS`` at once per process: the next is told to come back later
+    (503, ``Retry-After``) rather than take a connection a callback needs.
     """
+    service = current_service()
+    cursor = Cursor.parse(request.headers.get("Last-Event-ID"))
+    if cursor is None:
+        after = _event_id(request.args.get("after"))
+        cursor = Cursor(service.store.last_decision_id() if after is None else after)
+    slots = _slots(current_app)
+    if not slots.take(service.settings.max_streams):
+        busy = jsonify(error="too many live streams on this server; retry later")
+        busy.status_code = 503
+        busy.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return busy
+    try:
+        _bound_sending(request.environ, service.settings.stream_send_timeout)
+        response = Response(
+            stream(service, cursor, feed=feed_of(current_app)),
+            mimetype="text/event-stream",
+            # Proxies (nginx) must pass every event on at once rather than buffer them.
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    except BaseException:
+        slots.release()
+        raise
+    # The server closes the response however the stream ends (finished, cut off, client gone,
+    # or never started): the slot is given back then.
+    response.call_on_close(slots.release)
+    return response
+
+
+def stream(
+    service: Service,
+    after: int | Cursor,
+    *,
+    stop_after: float = STREAM_SECONDS,
+    feed: Feed | None = None,
+) -> Iterator[str]:
+    """The events after ``after`` (a decision id or a cursor), for ``stop_after`` seconds.
+
+    Rows come from the shared audit store, so a decision made by any worker, instance or
+    command shows on every page; ``feed`` only says when to look again (without one, or while
+    it is down, the stream polls every ``POLL_SECONDS``).
+    """
+    cursor = after if isinstance(after, Cursor) else Cursor(after)
+    feed = feed or Feed()
     started = time.monotonic()
     stats_due = 0.0
+    heartbeat_due = started + HEARTBEAT_SECONDS
     yield "retry: 2000\n\n"
     while True:
-        rows = service.store.since(after, limit=MAX_ROWS)
-        for row in rows:
-            after = row["id"]
-            yield _event("decision", present(row), event_id=after)
+        # Taken before reading: a wake-up that comes while reading is not missed.
+        generation = feed.generation
+        rows = cursor.read(service.store, MAX_ROWS)
+        for row, event_id in rows:
+            yield _event("decision", present(row), event_id=event_id)
         now = time.monotonic()
         if rows or now >= stats_due:
             yield _event("stats", _stats(service))
             stats_due = now + STATS_SECONDS
-        else:
+            heartbeat_due = now + HEARTBEAT_SECONDS
+        elif now >= heartbeat_due:
             # A comment line, which the browser ignores: writing is how a server learns that
             # the page was closed, and a stream nobody reads should not outlive it by long.
             yield ":\n\n"
+            heartbeat_due = now + HEARTBEAT_SECONDS
         if now - started >= stop_after:
             return
-        if len(rows) < MAX_ROWS:
-            time.sleep(POLL_SECONDS)
+        if len(rows) >= MAX_ROWS:
+            continue
+        wake_at = min(stats_due, heartbeat_due, started + stop_after)
+        if cursor.gaps:
+            # A late row is announced when it commits, but a look now and then costs little.
+            wake_at = min(wake_at, now + POLL_SECONDS)
+        feed.wait(generation, max(0.0, wake_at - now))
 
 
 def present(row: dict[str, Any]) -> dict[str, Any]:
@@ -453,7 +508,7 @@ def _stats(service: Service) -> dict[str, int]:
     return service.store.stats(service.now_ms() - STATS_WINDOW_MS)
 
 
-def _event(name: str, data: Any, *, event_id: int | None = None) -> str:
+def _event(name: str, data: Any, *, event_id: int | str | None = None) -> str:
     head = f"id: {event_id}\n" if event_id is not None else ""
     # json.dumps escapes newlines, so the data is one line, as the format needs.
     return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
@@ -463,3 +518,42 @@ def _event_id(value: str | None) -> int | None:
     if value and value.isascii() and value.isdigit() and len(value) < 19:
         return int(value)
     return None
+
+
+class StreamSlots:
+    """How many live streams an app serves at once, in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.open = 0
+
+    def take(self, limit: int) -> bool:
+        with self._lock:
+            if self.open >= limit:
+                return False
+            self.open += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+
+_slots_lock = threading.Lock()
+
+
+def _slots(app: Flask) -> StreamSlots:
+    with _slots_lock:
+        slots: StreamSlots = app.extensions.setdefault("example_app.streams", StreamSlots())
+    return slots
+
+
+def _bound_sending(environ: dict[str, Any], timeout: float) -> None:
+    """Cut off a reader that stops reading: a small send buffer, and a send that waits longer
+    than ``timeout`` fails (the server then closes the connection and the slot is free)."""
+    sock: Any = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    # gevent's socket is not the standard library's under every patching: ask what it can do.
+    if sock is None or not (hasattr(sock, "settimeout") and hasattr(sock, "setsockopt")):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+    sock.settimeout(timeout)

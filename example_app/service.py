@@ -1,4 +1,4 @@
-"""What one app of the service holds: its settings, its database, its clock."""
+"""What one app of the service holds: its settings, its stores, its clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from .drainer import Drainer
 from .settings import ExampleSettings
+from .spool import Spool
 from .store import Store
 
 #: The key of the service's state in ``app.extensions``.
@@ -22,6 +24,11 @@ class Service:
     store: Store
     #: Unix seconds; the library's ``FRIENDCB_CLOCK``, so a test freezes both at once.
     clock: Callable[[], float]
+    #: Where each answered callback is recorded before its answer leaves.
+    spool: Spool
+    #: Ships the spool to the audit database (``store.audit``); its ``on_shipped`` observers
+    #: hear of each committed batch.
+    drainer: Drainer
 
     def now_ms(self) -> int:
         """The clock, in milliseconds."""

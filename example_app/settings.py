@@ -17,6 +17,8 @@ from limits import parse_many
 
 from flask_friendcb import ConfigError
 
+from .audit_log import parse_url
+
 #: Prefix of the example's config keys and environment variables.
 PREFIX = "EXAMPLE_"
 #: Shortest ``EXAMPLE_PASSWORD`` accepted: the password guards the blocklist from the network.
@@ -46,9 +48,23 @@ class ExampleSettings:
     redis_url: str | None = None
     #: The SQLite database; ``None``: ``example_app.sqlite3`` in the app's instance folder.
     database: str | None = None
+    #: The audit log's SQLAlchemy URL (``postgresql+psycopg://...``); ``None``: the SQLite
+    #: database above, migrated by the app itself at start-up.
+    database_url: str | None = None
+    #: The local spool's file; ``None``: beside the SQLite database.
+    audit_spool: str | None = None
+    #: Records waiting in the spool past which the log says so loudly, every minute.
+    audit_spool_limit: int = 1_000_000
+    #: Callbacks older than this many days are pruned from the audit log.
+    audit_retention_days: int = 90
     #: Flask's ``SECRET_KEY`` (signs the operator's CSRF session); ``None``: one is generated
     #: once and kept in the database, so that every worker shares it.
     secret_key: str | None = None
+    #: Live streams (``/events``) one process serves at once; the next gets a 503 with
+    #: ``Retry-After``, so open pages never take the connections callbacks need.
+    max_streams: int = 100
+    #: Seconds a live stream may wait for a reader to take what it sends before it is cut off.
+    stream_send_timeout: float = 10.0
     #: Host names (and addresses) the operator pages answer to, besides the bound address and
     #: the loopback names; a leading dot allows every subdomain (Werkzeug's ``TRUSTED_HOSTS``).
     trusted_hosts: tuple[str, ...] = ()
@@ -80,7 +96,19 @@ class ExampleSettings:
             banned_words=_words(get("banned_words", ())),
             database=_optional_str(get("database", None)),
             redis_url=_redis_url(get("redis_url", None)),
+            database_url=_database_url(get("database_url", None)),
+            audit_spool=_optional_str(get("audit_spool", None)),
+            audit_spool_limit=_integer(
+                "audit_spool_limit", get("audit_spool_limit", cls.audit_spool_limit), 1
+            ),
+            audit_retention_days=_integer(
+                "audit_retention_days", get("audit_retention_days", cls.audit_retention_days), 1
+            ),
             secret_key=_optional_str(get("secret_key", None)),
+            max_streams=_integer("max_streams", get("max_streams", cls.max_streams), 1),
+            stream_send_timeout=_number(
+                "stream_send_timeout", get("stream_send_timeout", cls.stream_send_timeout)
+            ),
             trusted_hosts=_names(get("trusted_hosts", ())),
             https=_flag("https", get("https", cls.https)),
             login_limit=_limit(get("login_limit", cls.login_limit)),
@@ -151,6 +179,14 @@ def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:
         bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
         raise ConfigError(_key(name), f"must be {bounds}, got {number}")
     return number
+
+
+def _database_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    url = str(value)
+    parse_url(url)  # a ConfigError naming EXAMPLE_DATABASE_URL, without the URL's password
+    return url
 
 
 def _number(name: str, value: Any) -> float:

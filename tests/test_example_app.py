@@ -9,6 +9,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from example_app import PolicyCode, config_from_env, create_app
+from example_app import PolicyCode, config_from_env, create_app, get_service
 from example_app.settings import ExampleSettings, is_loopback
 from example_app.store import Store
 from flask_friendcb import ConfigError
@@ -180,11 +181,16 @@ def test_every_callback_and_decision_is_audited(example: BuildExample) -> None:
     )
     response = signed_client(service.app).callback(body, ClientIP="203.0.113.9", OptPlatform="iOS")
     assert response.status_code == 200
+    get_service(service.app).drainer.sync()  # written behind the answer
     with contextlib.closing(sqlite3.connect(service.database)) as db:
         db.row_factory = sqlite3.Row
         (callback,) = db.execute("SELECT * FROM callbacks").fetchall()
         decisions = db.execute("SELECT * FROM decisions ORDER BY position").fetchall()
+    record_id = callback["record_id"]
+    assert re.fullmatch("[0-9a-f]{32}", record_id)
+    assert {d["record_id"] for d in decisions} == {record_id}
     assert dict(callback) == {
+        "record_id": record_id,
         "id": 1,
         "received_at_ms": NOW * 1000 + 250,
         "event_time_ms": 1_699_999_999_123,
@@ -285,18 +291,34 @@ def test_workers_starting_at_once_on_a_new_database_all_open_it(tmp_path: Path) 
             assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-def test_a_failing_audit_write_still_answers_tencent(
+def test_a_failing_audit_database_still_answers_tencent_and_keeps_the_record(
     example: BuildExample, caplog: pytest.LogCaptureFixture
 ) -> None:
     service = example()
+    state = get_service(service.app)
     with contextlib.closing(sqlite3.connect(service.database)) as db:
-        db.execute("DROP TABLE decisions")
-    with caplog.at_level(logging.ERROR, logger="flask_friendcb"):
+        db.execute("ALTER TABLE decisions RENAME TO decisions_away")
+    with caplog.at_level(logging.WARNING, logger="example_app.audit"):
         assert service.callback("bob", "alice", response_item("x", remark="www.a.com")) == [
             (0, ""),
             (PolicyCode.CONTENT, "the remark holds a link"),
         ]
-    assert any(record.exc_info for record in caplog.records)
+        assert service.callback("bob") == []
+        deadline = time.monotonic() + 10
+        while not any("is unavailable" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "no warning of the outage"
+            time.sleep(0.05)
+        assert state.spool.pending() == 2
+        with contextlib.closing(sqlite3.connect(service.database)) as db:
+            db.execute("ALTER TABLE decisions_away RENAME TO decisions")
+        deadline = time.monotonic() + 20
+        while state.spool.pending():
+            assert time.monotonic() < deadline, "the spool was not shipped"
+            time.sleep(0.05)
+    assert service.store.counts() == (2, 2)
+    said = [r.getMessage() for r in caplog.records]
+    assert len([m for m in said if "is unavailable" in m]) == 1
+    assert len([m for m in said if "is back:" in m]) == 1
 
 
 # -- over HTTP -------------------------------------------------------------------------------

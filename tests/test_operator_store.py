@@ -3,10 +3,13 @@ per-minute counts of the chart, each checked against what was sent."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from example_app import PolicyCode
 from example_app.store import MinuteCount, escape_like
@@ -103,21 +106,25 @@ def test_per_minute_counts_each_kind_and_the_policy_that_blocked(example: BuildE
 def test_the_counters_read_an_index_not_the_table(example: BuildExample) -> None:
     service = example()
     store = service.store
-    # The store's own queries, as it runs them: caught on the one pooled connection it reuses.
-    store.close()
-    db = store._acquire()
-    sent: list[str] = []
-    db.set_trace_callback(sent.append)
-    store._release(db)
-    store.stats(1)
-    store.per_minute(1, 2)
-    db.set_trace_callback(None)
-    counting = [query for query in sent if "count(*)" in query]
+    # The store's own queries, as SQLAlchemy sends them, with their parameters.
+    sent: list[tuple[str, Any]] = []
+
+    def catch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    sa.event.listen(store.audit.engine, "before_cursor_execute", catch)
+    try:
+        store.stats(1)
+        store.per_minute(1, 2)
+    finally:
+        sa.event.remove(store.audit.engine, "before_cursor_execute", catch)
+    counting = [(query, params) for query, params in sent if "count(*)" in query]
     assert len(counting) == 2, sent
-    with sqlite3.connect(service.database) as reader:
-        for query in counting:
-            plan = " ".join(row[-1] for row in reader.execute("EXPLAIN QUERY PLAN " + query))
-            assert "USING COVERING INDEX decisions_by_time_counts" in plan, (query, plan)
+    with contextlib.closing(sqlite3.connect(service.database)) as reader:
+        for query, params in counting:
+            plan = reader.execute("EXPLAIN QUERY PLAN " + query, params).fetchall()
+            text = " ".join(row[-1] for row in plan)
+            assert "USING COVERING INDEX decisions_by_time_counts" in text, (query, text)
 
 
 def test_escape_like_leaves_no_wildcard() -> None:
