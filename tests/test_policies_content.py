@@ -213,3 +213,22 @@ def test_the_per_character_caches_are_bounded(policy: ContentPolicy) -> None:
         policy.find("".join(map(chr, range(start, start + 30))))
     assert len(normalize._fold_cache) <= normalize.CACHE_LIMIT
     assert len(content._PAIRS) <= normalize.CACHE_LIMIT
+
+
+def test_recent_results_are_kept_bounded_and_forgotten_on_reload() -> None:
+    from flask_friendcb.policies.content import RESULTS_KEPT
+
+    policy = ContentPolicy(banned_words=["spam"])
+    first = policy.find("spam here")
+    assert policy.find("spam here") is first  # kept
+    for n in range(RESULTS_KEPT + 10):
+        policy.find(f"remark {n}")
+    assert len(policy._lists.results) <= RESULTS_KEPT
+    policy.reload(banned_words=["here"])
+    assert policy.find("spam here") == ContentMatch("banned_word", "here")
+    policy.links = False  # the rules in force are part of what is kept
+    assert ContentPolicy(links=False).find("example.com") is None
+    policy.reload(banned_words=())
+    assert policy.find("example.com") is None
+    policy.links = True
+    assert policy.find("example.com") == ContentMatch("link", "example.com")

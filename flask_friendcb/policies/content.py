@@ -28,6 +28,9 @@ REMARK_MAX_BYTES = 96
 TAG_MAX_BYTES = 30
 
 _BANNED, _ALLOWED = 0, 1
+#: How many recent texts' results a policy keeps (per word list: a reload() starts afresh).
+RESULTS_KEPT = 4096
+_UNSEEN = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class _WordLists:
                     if form and (kind == _ALLOWED or form not in kinds):
                         kinds[form] = kind
         self.banned = sum(1 for kind in kinds.values() if kind == _BANNED)
+        #: Recent texts and what find() made of them, for these lists: spam repeats itself.
+        self.results: dict[tuple[str, bool, bool, bool], ContentMatch | None] = {}
         self.automaton: Any = None
         if kinds:
             automaton = ahocorasick.Automaton()
@@ -145,6 +150,10 @@ class ContentPolicy(Policy):
         self.links, self.emails, self.contacts = bool(links), bool(emails), bool(contacts)
         self.max_remark_bytes, self.max_tag_bytes = max_remark_bytes, max_tag_bytes
         self._lists = _WordLists(banned_words, allowed_words)
+        # The tables behind the first find() (the confusables map, OpenCC's dictionaries, the
+        # public suffix list) load now, at start-up: some 300 ms that the first callback of
+        # each worker would otherwise wait for, with every other request of a gevent worker.
+        self.find("ready.example.com 准备")
 
     @property
     def banned_count(self) -> int:
@@ -180,6 +189,16 @@ class ContentPolicy(Policy):
                 kept = data[:max_bytes].decode("utf-8", "ignore")
                 return ContentMatch("too_long", text[len(kept) :])
         lists = self._lists  # one read: a reload() meanwhile does not mix two lists
+        key = (text, self.links, self.emails, self.contacts)
+        found = lists.results.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._find(text, lists)
+            if len(lists.results) >= RESULTS_KEPT:
+                lists.results.clear()  # bounded, whatever the remarks
+            lists.results[key] = found
+        return found  # type: ignore[return-value]
+
+    def _find(self, text: str, lists: _WordLists) -> ContentMatch | None:
         simplified = to_simplified(text)  # one OpenCC pass for both views
         words = words_view(text, simplified=simplified)
         span = lists.find(words)

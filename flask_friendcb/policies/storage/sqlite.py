@@ -12,6 +12,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 from .base import BlocklistEntry
@@ -95,7 +96,7 @@ class SQLiteFile:
         )
         try:
             if self.path != ":memory:":
-                db.execute("PRAGMA journal_mode=WAL")
+                _use_wal(db, self.timeout)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             db.executescript(self._schema)
@@ -103,6 +104,24 @@ class SQLiteFile:
             db.close()
             raise
         return db
+
+
+def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
+    """Put the file in WAL mode (once set, it holds for every later connection).
+
+    Switching needs the file to itself, and SQLite refuses at once, without its busy wait,
+    while another connection holds it: gunicorn's workers starting together on a new file both
+    try. So wait here, in short steps, up to ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 BLOCKLIST_SCHEMA = """
