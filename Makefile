@@ -121,9 +121,12 @@ bench: $(BENCH_STAMP) wrk
 
 ## example_app as deployed, under 20,000 signed callbacks (10% hostile) at concurrency 32, from
 ## wrk; every answer and audit row counted; writes docs/soak.json (a smaller run without it:
-## SOAK_ARGS="--requests 5000 --no-json").
-soak: $(STAMP) wrk
+## SOAK_ARGS="--requests 5000 --no-json"). Then its capacity against the library alone, on the
+## embedded default, on PostgreSQL + Redis and as two instances (docs/capacity.json; a smoke
+## run: CAPACITY_ARGS=--small). About eight minutes in all.
+soak: $(STAMP) wrk services
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+	$(BIN)/python -m bench.capacity $(CAPACITY_ARGS)
 
 ## The two-instance deployment under signed load with faults in turn (database down, slow,
 ## Redis down, a worker killed, an instance restarted): one table of answered against audited.

@@ -119,6 +119,8 @@ def reads(url: str | None, rows: int) -> dict[str, Any]:
             "since_ms": lambda: log.since(rows - 100),
             "search_newest_page_ms": lambda: log.search(blocked=True, limit=200),
             "search_account_ms": lambda: log.search(contains="peer123", limit=200),
+            # No row matches: the page's contains-search reads the whole log.
+            "search_no_match_ms": lambda: log.search(contains="nobody-at-all", limit=200),
         }
         for name, read in reads.items():
             result[name] = best_ms(read)

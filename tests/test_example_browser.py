@@ -391,6 +391,42 @@ def test_bursts_are_grouped_and_search_and_paging_reach_older_rows(page: Page) -
     assert tos[-1] == "page_0_0", tos
 
 
+def test_a_refused_live_stream_is_started_again_and_follows(served: tuple[str, Browser]) -> None:
+    """The server refuses a stream over its cap with a 503, and a browser's EventSource then
+    gives up for good: the page must try again by itself, and be live after."""
+    from playwright.sync_api import Route, expect
+
+    address, browser = served
+    page = browser.new_page()
+    refused: list[str] = []
+
+    def refuse_twice(route: Route) -> None:
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            route.fulfill(
+                status=503,
+                headers={"Retry-After": "10"},
+                content_type="application/json",
+                body='{"error": "too many live streams on this server; retry later"}',
+            )
+        else:
+            route.continue_()
+
+    try:
+        page.route("**/events?**", refuse_twice)
+        page.goto(f"http://{address}/")
+        expect(page.locator("#live-status")).to_have_class(re.compile("status-reconnecting"))
+        # Two refusals: waits of 2 to 6 s, then 4 to 12 s.
+        expect(page.locator("#live-status")).to_have_class(
+            re.compile("status-live"), timeout=25_000
+        )
+        assert len(refused) == 2
+        send(address, "after_refusal", "came_back")
+        expect(page.locator("#decision-rows")).to_contain_text("after_refusal")
+    finally:
+        page.close()
+
+
 def test_a_foreign_host_gets_a_4xx(served: tuple[str, Browser]) -> None:
     address, browser = served
     port = address.split(":")[1]

@@ -26,6 +26,11 @@ const GROUP_WINDOW_MS = 60000;
 const MAX_KEPT = 5000;
 // Seconds between two reloads of the chart from the server (live decisions add in between).
 const CHART_RELOAD_MS = 60000;
+// A live stream the browser has given up on is started again after this long, doubled at each
+// refusal up to the maximum, each wait drawn between half and one and a half of it (many pages
+// refused at once do not all come back in the same second).
+const STREAM_RETRY_MS = 4000;
+const STREAM_RETRY_MAX_MS = 60000;
 
 const $ = (id) => document.getElementById(id);
 const rowsBody = $("decision-rows");
@@ -399,17 +404,43 @@ function setStatus(kind, text) {
   status.textContent = text;
 }
 
+let streamRetryMs = STREAM_RETRY_MS;
+
 function follow(lastId) {
-  source = new EventSource(urls.events + "?after=" + encodeURIComponent(lastId));
-  source.addEventListener("open", () => setStatus("live", "live"));
-  source.addEventListener("error", () => setStatus("reconnecting", "reconnecting…"));
-  source.addEventListener("decision", (event) => addLive(JSON.parse(event.data)));
-  source.addEventListener("stats", (event) => {
+  const opened = new EventSource(urls.events + "?after=" + encodeURIComponent(lastId));
+  source = opened;
+  opened.addEventListener("open", () => {
+    streamRetryMs = STREAM_RETRY_MS;
+    setStatus("live", "live");
+  });
+  opened.addEventListener("error", () => {
+    setStatus("reconnecting", "reconnecting…");
+    // After a dropped connection the browser reconnects by itself (with Last-Event-ID). An
+    // answer that is not a stream (503 from the server's cap on streams, a proxy's 502) makes
+    // it give up for good: start again, from a fresh list, after a while.
+    if (opened.readyState === EventSource.CLOSED && source === opened) {
+      source = null;
+      restartStream();
+    }
+  });
+  opened.addEventListener("decision", (event) => addLive(JSON.parse(event.data)));
+  opened.addEventListener("stats", (event) => {
     const stats = JSON.parse(event.data);
     for (const name of ["accepted", "declined", "blocked"]) {
       $("count-" + name).textContent = stats[name];
     }
   });
+}
+
+function restartStream() {
+  const wait = streamRetryMs * (0.5 + Math.random());
+  streamRetryMs = Math.min(streamRetryMs * 2, STREAM_RETRY_MAX_MS);
+  setTimeout(async () => {
+    // The reload follows from its newest decision; if it failed, or the stream is refused
+    // again, the next try waits longer.
+    await reload();
+    if (!source) restartStream();
+  }, wait);
 }
 
 // -- blocklist -------------------------------------------------------------------------------
