@@ -57,4 +57,18 @@ decisions = sa.Table(
     sa.Index("decisions_by_time_counts", "received_at_ms", "result_code", "action", "hook"),
     sa.Index("decisions_by_from", "from_account", "id"),
     sa.Index("decisions_by_to", "to_account", "id"),
+    # The page's account search (ILIKE '%part%') on PostgreSQL, by trigrams (migration 0004,
+    # where pg_trgm could be created); SQLite reads the table.
+    *(
+        sa.Index(
+            name,
+            column,
+            postgresql_using="gin",
+            postgresql_ops={column: "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql")
+        for name, column in (
+            ("decisions_from_trgm", "from_account"),
+            ("decisions_to_trgm", "to_account"),
+        )
+    ),
 )

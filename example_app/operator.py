@@ -269,7 +269,8 @@ def decisions() -> Response:
     """The latest decisions, newest first: those whose responder or requester contains ``q``,
     ``decision`` (all, allowed, blocked), older than ``before`` (keyset paging). ``last_id``:
     where the live stream should start; ``next_before``: the ``before`` of the next page, or
-    ``null`` at the end."""
+    ``null`` at the end; ``partial``: a search that stopped on its time budget before the
+    page was full (the next page goes on)."""
     store = current_service().store
     decision = request.args.get("decision", "all")
     if decision not in ("all", "allowed", "blocked"):
@@ -284,15 +285,17 @@ def decisions() -> Response:
     # The id first, then the rows up to it: a decision written in between is not lost, it
     # comes with the stream.
     last_id = store.last_decision_id()
-    rows = store.search(
+    page = store.search_page(
         contains=contains,
         blocked=None if decision == "all" else decision == "blocked",
         before_id=before_id if before_id is not None else last_id + 1,
         limit=MAX_ROWS,
     )
-    next_before = rows[-1]["id"] if len(rows) == MAX_ROWS else None
     return jsonify(
-        decisions=[present(row) for row in rows], last_id=last_id, next_before=next_before
+        decisions=[present(row) for row in page.rows],
+        last_id=last_id,
+        next_before=page.next_before,
+        partial=page.partial,
     )
 
 

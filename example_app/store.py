@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .audit_log import AuditLog, MinuteCount
+from .audit_log import AuditLog, MinuteCount, SearchPage
 from .audit_log import escape_like as escape_like  # where the operator page's code finds it
 
 if TYPE_CHECKING:
@@ -249,6 +249,21 @@ class Store:
         """
         self._sync()
         return self.audit.search(
+            contains=contains, blocked=blocked, before_id=before_id, limit=limit
+        )
+
+    def search_page(
+        self,
+        *,
+        contains: str = "",
+        blocked: bool | None = None,
+        before_id: int,
+        limit: int = 200,
+    ) -> SearchPage:
+        """A page of :meth:`search` for the operator page, bounded in time when the account
+        search has no index to read; see :meth:`example_app.audit_log.AuditLog.search_page`."""
+        self._sync()
+        return self.audit.search_page(
             contains=contains, blocked=blocked, before_id=before_id, limit=limit
         )
 

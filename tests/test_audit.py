@@ -29,6 +29,7 @@ from flask_friendcb.testing import callback_query, friend_response_body, respons
 
 from .conftest import NOW, SDKAPPID, TOKEN, ExampleService, FrozenClock, example_config
 from .servers import ROOT, free_port
+from .services import PostgresServer
 
 DAY_MS = 86_400_000
 
@@ -142,7 +143,7 @@ def test_an_empty_database_is_upgraded_to_head(audit_url: str) -> None:
     assert audit.revision() is None
     audit.upgrade()
     try:
-        assert audit.revision() == AuditLog.head() == "0003"
+        assert audit.revision() == AuditLog.head() == "0004"
         assert {"callbacks", "decisions", "alembic_version"} <= table_names(audit.engine)
         assert {"callbacks_by_record", "callbacks_by_time"} <= index_names(
             audit.engine, "callbacks"
@@ -154,7 +155,7 @@ def test_an_empty_database_is_upgraded_to_head(audit_url: str) -> None:
         } <= index_names(audit.engine, "decisions")
         assert audit.counts() == (0, 0)
         audit.upgrade()  # a second upgrade (another worker, a restart) changes nothing
-        assert audit.revision() == "0003"
+        assert audit.revision() == "0004"
     finally:
         audit.close()
 
@@ -171,7 +172,7 @@ def test_the_previous_head_with_data_is_upgraded_with_the_data_kept(audit_url: s
                 db.execute(sa.text(statement))
         before = audit.latest()
         audit.upgrade()
-        assert audit.revision() == "0003"
+        assert audit.revision() == "0004"
         assert audit.counts() == (2, 3)
         assert audit.latest() == before
         with audit.engine.connect() as db:
@@ -206,7 +207,7 @@ def test_a_database_of_the_hand_written_layer_is_migrated_in_place(tmp_path: Pat
     app = create_app(example_config(str(path), FRIENDCB_CLOCK=FrozenClock(NOW)))
     store = get_service(app).store
     try:
-        assert store.audit.revision() == "0003"
+        assert store.audit.revision() == "0004"
         assert store.counts() == (2, 3)
         assert [row["to_account"] for row in store.latest()] == ["cy", "al", "eve"]
     finally:
@@ -231,10 +232,96 @@ def test_flask_db_upgrade_migrates_the_configured_database(
     current = subprocess.run(
         [*command, "current"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
-    assert "0003 (head)" in current.stdout, current.stdout + current.stderr
+    assert "0004 (head)" in current.stdout, current.stdout + current.stderr
     audit = AuditLog(postgres_url)
-    assert audit.revision() == "0003"
+    assert audit.revision() == "0004"
     audit.close()
+
+
+def _search_statements(log: AuditLog, contains: str) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The rows of the page's account search, and the SQL it ran (statement, parameters)."""
+    ran: list[Any] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        ran.append((statement, parameters))
+
+    sa.event.listen(log.engine, "before_cursor_execute", capture)
+    try:
+        rows = log.search(contains=contains, limit=500)
+    finally:
+        sa.event.remove(log.engine, "before_cursor_execute", capture)
+    return rows, ran
+
+
+SEARCH_ACCOUNTS = ["Bob_1", "bobby", "rob%cat", "alice", "BOBCAT", "ro_b", "nobody"]
+
+
+# A part shorter than three characters has no trigram: PostgreSQL scans for it.
+@pytest.mark.parametrize("contains", ["bob", "OB", "b%c", "o_b", "zzz"])
+def test_account_search_on_postgresql_reads_trigram_indexes(
+    postgres_url: str, contains: str
+) -> None:
+    log = AuditLog(postgres_url)
+    log.upgrade()
+    try:
+        log.ship([record(f"from-{a}", f"to-{b}") for a in SEARCH_ACCOUNTS for b in SEARCH_ACCOUNTS])
+        rows, ran = _search_statements(log, contains)
+        # Case-insensitive, with % and _ taken literally: the same rows as a filter in Python.
+        wanted = contains.lower()
+        expected = sorted(
+            (f"from-{a}", f"to-{b}")
+            for a in SEARCH_ACCOUNTS
+            for b in SEARCH_ACCOUNTS
+            if wanted in f"from-{a}".lower() or wanted in f"to-{b}".lower()
+        )
+        assert sorted((row["from_account"], row["to_account"]) for row in rows) == expected
+        # With its indexes, the page's search is one query, whatever its time budget.
+        page = log.search_page(
+            contains=contains, before_id=log.last_decision_id() + 1, limit=500, budget_s=0
+        )
+        assert (page.rows, page.next_before, page.partial) == (rows, None, False)
+        # The planner takes the indexes it can: with a sequential scan priced out, the plan of
+        # the very statement the search ran reads both trigram indexes.
+        (statement, parameters) = next(item for item in ran if "ILIKE" in item[0].upper())
+        with log.engine.connect() as db:
+            db.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(
+                str(row[0]) for row in db.exec_driver_sql("EXPLAIN " + statement, parameters)
+            )
+        if len(contains) >= 3:
+            assert "decisions_from_trgm" in plan, plan
+            assert "decisions_to_trgm" in plan, plan
+    finally:
+        log.close()
+
+
+def test_without_pg_trgm_the_upgrade_warns_and_search_still_works(
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A role that may create tables but not extensions (no CREATE on its database).
+    url = postgres_server.new_database()
+    name = sa.make_url(url).database
+    role = f"plain_{name}"
+    postgres_server.sql(f'CREATE ROLE "{role}" LOGIN')
+    postgres_server.sql(f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"', database=name)
+    caplog.set_level(logging.WARNING, logger="example_app.audit")
+    log = AuditLog(sa.make_url(url).set(username=role))
+    try:
+        log.upgrade()
+        assert log.revision() == "0004"
+        assert "pg_trgm" in caplog.text
+        assert "InsufficientPrivilege" in caplog.text
+        assert not {"decisions_from_trgm", "decisions_to_trgm"} & index_names(
+            log.engine, "decisions"
+        )
+        log.ship([record("carol", "dan"), record("erin", "bobcat")])
+        assert [row["to_account"] for row in log.search(contains="BOB")] == ["bobcat"]
+        # Without them, the page's search reads slices of the log (here one holds it all).
+        page = log.search_page(contains="BOB", before_id=log.last_decision_id() + 1)
+        assert [row["to_account"] for row in page.rows] == ["bobcat"]
+        assert (page.next_before, page.partial) == (None, False)
+    finally:
+        log.close()
 
 
 # -- the URL at start-up ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from example_app import PolicyCode
+from example_app import PolicyCode, audit_log
 from example_app.operator import STATS_WINDOW_MS, stream
 from example_app.service import get_service
 from flask_friendcb.testing import response_item, signed_client
@@ -195,6 +195,39 @@ def test_decisions_are_listed_newest_first_and_filtered(example: BuildExample) -
     row = client.get("/api/decisions?decision=blocked").json["decisions"][0]
     assert row["blocked"] is True
     assert (row["policy"], row["result_code"]) == ("blocklist", PolicyCode.BLOCKLISTED)
+
+
+def test_an_account_search_is_paged_in_bounded_slices(
+    example: BuildExample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no index for it (SQLite), a search reads a slice of ids at a time and stops on its
+    time budget: a page that is not full says so and the next one goes on, until every match
+    has been seen exactly once, in order."""
+    service = example()
+    for number in range(30):
+        service.callback(f"user{number}", "match" if number % 4 == 0 else "other")
+    monkeypatch.setattr(audit_log, "SEARCH_SLICE_IDS", 5)
+    monkeypatch.setattr(audit_log, "SEARCH_BUDGET_S", 0.0)
+    client = operator_client(service)
+    seen: list[str] = []
+    pages = partial_pages = 0
+    query: dict[str, str] = {"q": "MATCH"}
+    while True:
+        answer = client.get("/api/decisions", query_string=query).json
+        pages += 1
+        seen += [row["from_account"] for row in answer["decisions"]]
+        partial_pages += answer["partial"]
+        if answer["next_before"] is None:
+            assert answer["partial"] is False
+            break
+        query["before"] = str(answer["next_before"])
+        assert pages < 20
+    assert seen == [f"user{n}" for n in range(28, -1, -4)]
+    assert pages == 6  # 30 ids in slices of 5, one slice a page
+    assert partial_pages == 5
+    # Without a search the budget does not apply: one query, one full answer.
+    answer = client.get("/api/decisions").json
+    assert (len(answer["decisions"]), answer["partial"]) == (30, False)
 
 
 def test_the_counters_cover_the_last_hour(example: BuildExample) -> None:

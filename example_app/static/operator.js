@@ -40,6 +40,7 @@ const loadError = $("load-error");
 const accountFilter = $("filter-account");
 const decisionFilter = $("filter-decision");
 const olderButton = $("older");
+const searchPartial = $("search-partial");
 const blockForm = $("block-form");
 const blockAccount = $("block-account");
 const blockReason = $("block-reason");
@@ -66,6 +67,8 @@ const known = new Set();
 const expanded = new Set(); // ids of rows whose details, or whose group, are open
 const fresh = new Set(); // ids that arrived live a moment ago
 let nextBefore = null;
+// The last page of a search stopped on the server's time budget before it was full.
+let partial = false;
 let paged = false;
 let source = null;
 let loading = 0;
@@ -319,7 +322,8 @@ function draw() {
       else for (const decision of group.members) rows.push(...renderRow(decision, false));
     }
     rowsBody.replaceChildren(...rows);
-    empty.hidden = items.length > 0;
+    empty.hidden = items.length > 0 || partial;
+    searchPartial.hidden = !partial;
     olderButton.hidden = nextBefore === null;
   });
 }
@@ -355,6 +359,7 @@ async function reload() {
     known.clear();
     items.forEach((decision) => known.add(decision.id));
     nextBefore = data.next_before;
+    partial = Boolean(data.partial);
     paged = false;
     showLoadError(null);
     draw();
@@ -379,6 +384,7 @@ async function loadOlder() {
       }
     }
     nextBefore = data.next_before;
+    partial = Boolean(data.partial);
     paged = true;
     showLoadError(null);
     draw();
