@@ -31,6 +31,7 @@ from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
 from flask_friendcb import ConfigError
 from flask_friendcb.blueprint import callback_paths, get_state
+from flask_friendcb.policies.storage import as_redis_url
 
 from .audit import connect_audit
 from .audit_log import MIGRATIONS
@@ -150,11 +151,27 @@ def _harden(app: Flask, settings: ExampleSettings) -> None:
         # HSTS is the TLS proxy's to send: this service sees plain HTTP behind it.
         strict_transport_security=False,
     )
-    # Counters in this process (Flask-Limiter's RATELIMIT_STORAGE_URI may share them): the
-    # limit applies per worker, which bounds guessing all the same.
-    storage = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    # Wrong passwords are counted in Redis when the service has one (every worker of every
+    # instance shares the count), else in this process (the limit then applies per worker,
+    # which bounds guessing all the same). Flask-Limiter's RATELIMIT_STORAGE_URI wins. With
+    # Redis down, each process counts alone until it is back.
+    storage = app.config.get("RATELIMIT_STORAGE_URI") or (
+        as_redis_url(settings.redis_url) if settings.redis_url else "memory://"
+    )
+    shared = not storage.startswith("memory://")
     limiter = Limiter(
-        get_remote_address, app=app, default_limits=[], storage_uri=storage, headers_enabled=True
+        get_remote_address,
+        app=app,
+        default_limits=[],
+        storage_uri=storage,
+        storage_options=(
+            {"socket_connect_timeout": 1, "socket_timeout": 1}
+            if storage.startswith(("redis://", "rediss://"))
+            else {}
+        ),
+        key_prefix="example_app",
+        in_memory_fallback_enabled=shared,
+        headers_enabled=True,
     )
     # One count for the whole page and API, per client: a guesser gains nothing by switching
     # between the page's routes.

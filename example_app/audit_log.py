@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import time
 import weakref
 from collections.abc import Iterator, Sequence
@@ -43,6 +44,9 @@ MIGRATIONS = str(Path(__file__).with_name("migrations"))
 #: see :meth:`AuditLog.search_page`.
 SEARCH_SLICE_IDS = 50_000
 SEARCH_BUDGET_S = 0.5
+# pg_trgm finds trigrams in runs of letters and digits: a text without three in a row cannot
+# narrow an index scan, and is searched in slices.
+_TRIGRAM_WORD = re.compile(r"\w{3}")
 
 _ACCEPTING = (ResponseAction.AGREE_AND_ADD.value, ResponseAction.AGREE.value)
 # Shippers of every instance take this PostgreSQL lock for their transaction: decision ids then
@@ -383,15 +387,15 @@ class AuditLog:
         """One page of :meth:`search`, as the operator page asks for it: the rows, and the
         ``before_id`` of the next page.
 
-        An account search with no index to read (SQLite; PostgreSQL without ``pg_trgm``) reads
-        the log newest first in slices of ``SEARCH_SLICE_IDS`` ids, each a short query, and
-        gives the worker to other requests between two (``time.sleep(0)``: under gevent, the
-        callbacks of the same worker); once ``budget_s`` has passed it stops with the rows found
-        so far (``partial``), and the next page goes on from where it stopped. A search for a
-        text that matches nothing is so many bounded pages, never one query that holds the
-        worker for seconds.
+        An account search with no index to read (SQLite; PostgreSQL without ``pg_trgm``, or a
+        text without three letters or digits in a row) reads the log newest first in slices of
+        ``SEARCH_SLICE_IDS`` ids, each a short query, and gives the worker to other requests
+        between two (``time.sleep(0)``: under gevent, the callbacks of the same worker); once
+        ``budget_s`` has passed it stops with the rows found so far (``partial``), and the next
+        page goes on from where it stopped. A search for a text that matches nothing is so many
+        bounded pages, never one query that holds the worker for seconds.
         """
-        if not contains or self._accounts_indexed():
+        if not contains or (self._accounts_indexed() and _TRIGRAM_WORD.search(contains)):
             rows = self.search(contains=contains, blocked=blocked, before_id=before_id, limit=limit)
             next_before = rows[-1]["id"] if len(rows) == limit else None
             return SearchPage(rows, next_before, partial=False)

@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 from flask import Flask
 
+from flask_friendcb.policies.storage import as_redis_url
+
 logger = logging.getLogger("example_app.feed")
 
 #: The pub/sub channel (Redis) and the notification channel (PostgreSQL) of the feed.
@@ -320,9 +322,7 @@ class RedisFeed(ServerFeed):
             "socket_timeout": CONNECT_TIMEOUT,
         }
         # Valkey speaks the same protocol; redis-py knows only its own schemes.
-        for ours, theirs in (("valkeys://", "rediss://"), ("valkey://", "redis://")):
-            if url.startswith(ours):
-                url = theirs + url[len(ours) :]
+        url = as_redis_url(url)
         self._publisher = redis.Redis.from_url(url, **options)
         self._url = url
         self._options = options

@@ -46,6 +46,7 @@ from flask_friendcb.blueprint import get_state
 from flask_friendcb.policies import BlocklistPolicy, ContentPolicy, RateLimitPolicy
 from flask_friendcb.policies.base import UNCHECKED_INFO, redact
 from flask_friendcb.policies.content import REMARK_MAX_BYTES, TAG_MAX_BYTES
+from flask_friendcb.policies.storage import as_redis_url
 
 from .service import current_service
 from .settings import ExampleSettings
@@ -144,7 +145,7 @@ def _check_redis(url: str) -> None:
     try:
         from flask_friendcb.policies.storage.redis import RedisBlocklist
 
-        probe = RedisBlocklist(url.replace("valkey", "redis", 1), timeout=2.0)
+        probe = RedisBlocklist(as_redis_url(url), timeout=2.0)
         try:
             probe.first_listed(("",))
         finally:

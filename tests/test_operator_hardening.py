@@ -16,6 +16,7 @@ from flask_friendcb import ConfigError
 from flask_friendcb.testing import signed_client
 
 from .conftest import ExampleService
+from .services import RedisServer
 
 BuildExample = Callable[..., ExampleService]
 PASSWORD = "correct horse battery"
@@ -188,6 +189,33 @@ def test_wrong_passwords_are_limited_per_client_and_logged(
     assert "too many wrong passwords from 192.0.2.7" in log
     assert "guess-" not in log
     assert PASSWORD not in log
+
+
+def test_with_redis_wrong_passwords_count_across_instances_and_outlive_an_outage(
+    example: BuildExample, redis_url: str, redis_server: RedisServer
+) -> None:
+    settings = {
+        "EXAMPLE_PASSWORD": PASSWORD,
+        "EXAMPLE_LOGIN_LIMIT": "3/minute",
+        "EXAMPLE_REDIS_URL": redis_url,
+    }
+    one, two = example(**settings), example(**settings)
+    first, second = client_of(one, "192.0.2.9"), client_of(two, "192.0.2.9")
+    # Two guesses at one instance and one at the other use up the whole allowance ...
+    assert first.get("/api/stats", auth=("op", "guess-0")).status_code == 401
+    assert first.get("/api/stats", auth=("op", "guess-1")).status_code == 401
+    assert second.get("/api/stats", auth=("op", "guess-2")).status_code == 401
+    # ... so both refuse the next, even with the right password.
+    assert second.get("/api/stats", auth=("op", "guess-3")).status_code == 429
+    assert first.get("/api/stats", auth=("op", PASSWORD)).status_code == 429
+    # Redis down: each process counts alone, and the page still answers (no 500).
+    redis_server.stop()
+    try:
+        other = client_of(one, "192.0.2.10")
+        assert other.get("/api/stats", auth=("op", PASSWORD)).status_code == 200
+        assert other.get("/api/stats", auth=("op", "guess")).status_code == 401
+    finally:
+        redis_server.start()
 
 
 def test_the_right_password_is_never_counted(example: BuildExample) -> None:
