@@ -50,6 +50,11 @@ class Drainer:
       drainer's before another may take it (a worker killed mid-batch delays its batch by
       that much, never loses it).
     - ``idle``: seconds between two looks at an empty spool (an append wakes it at once).
+    - ``linger``: seconds a batch that is not full may gather records before it is shipped.
+      Each transaction has a fixed cost (measured: about 0.9 ms of CPU on SQLite for a batch
+      of one record); shipping every record alone, as soon as it is spooled, paid it for each
+      callback. A read that waits for this process's own records (:meth:`sync`) cuts the wait
+      short.
     - ``backoff``: first and longest wait between two attempts while the database fails.
     - ``spool_limit``: records waiting past which the log says so loudly.
     - ``retention_days``: callbacks older than that are pruned, in small batches, by one
@@ -65,6 +70,7 @@ class Drainer:
         batch: int = 500,
         lease: float = 30.0,
         idle: float = 1.0,
+        linger: float = 0.05,
         backoff: tuple[float, float] = (0.25, 5.0),
         spool_limit: int = 1_000_000,
         retention_days: int = 90,
@@ -77,6 +83,7 @@ class Drainer:
         self.batch = batch
         self.lease = lease
         self.idle = idle
+        self.linger = linger
         self.backoff = backoff
         self.spool_limit = spool_limit
         self.retention_days = retention_days
@@ -86,6 +93,8 @@ class Drainer:
         #: thread; a failing observer is logged and the others still run.
         self.on_shipped: list[Observer] = []
         self._wake = threading.Event()
+        self._hurry = threading.Event()
+        self._last_batch = 0
         self._stopping = threading.Event()
         self._shipped = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -127,6 +136,7 @@ class Drainer:
             return
         self._stopping.set()
         self._wake.set()
+        self._hurry.set()
         self._thread.join(timeout)
         self._thread = None
         deadline = time.monotonic() + timeout
@@ -145,6 +155,7 @@ class Drainer:
             return
         self.start()
         self._wake.set()
+        self._hurry.set()
         deadline = time.monotonic() + timeout
         with self._shipped:
             while self._confirmed < target and not self._failing:
@@ -173,6 +184,15 @@ class Drainer:
             elif outcome == "idle":
                 self._wake.wait(self.idle)
                 self._wake.clear()
+                self._gather()
+            elif self._last_batch < self.batch:
+                self._gather()
+
+    def _gather(self) -> None:
+        """Wait ``linger`` seconds for more records, unless a reader is waiting for them."""
+        if self.linger > 0 and not self._stopping.is_set():
+            self._hurry.wait(self.linger)
+        self._hurry.clear()
 
     def ship_once(self) -> str:
         """Ship one batch: ``"shipped"``, ``"idle"`` (nothing to ship) or ``"failed"``."""
@@ -181,6 +201,7 @@ class Drainer:
         except sqlite3.Error:
             logger.exception("the audit spool %s cannot be read", self.spool.path)
             return "failed"
+        self._last_batch = len(claimed.seqs)
         if not claimed.seqs:
             self._confirm()
             return "idle"
