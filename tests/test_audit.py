@@ -471,6 +471,47 @@ def test_observers_hear_of_each_batch_once_committed(log: AuditLog, tmp_path: Pa
     spool.close()
 
 
+def test_records_spooled_in_a_stream_are_shipped_in_gathered_batches(tmp_path: Path) -> None:
+    """A record spooled alone is not shipped alone: the drainer lets the batch gather for
+    ``linger`` seconds; a reader waiting for its own records does not wait for that."""
+    log = AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+    log.upgrade()
+    spool = Spool(str(tmp_path / "spool.sqlite3"))
+    sizes: list[int] = []
+    # Received now: the drainers prune what is past the retention by the real clock.
+    now_ms = int(time.time() * 1000)
+
+    def gathered(linger: float) -> list[int]:
+        sizes.clear()
+        drainer = Drainer(spool, log, linger=linger)
+        drainer.on_shipped.append(lambda batch: sizes.append(len(batch.record_ids)))
+        try:
+            for _ in range(20):
+                drainer.appended(spool.append(record("bob", "a", received_at_ms=now_ms)))
+                time.sleep(0.005)
+            drainer.sync(timeout=5)
+            wait_until(lambda: sum(sizes) == 20, "every record shipped")
+        finally:
+            drainer.stop()
+        return list(sizes)
+
+    try:
+        assert len(gathered(linger=0.5)) <= 3
+        assert len(gathered(linger=0.0)) >= 10  # the cost the linger saves: a batch a record
+        drainer = Drainer(spool, log, linger=30.0)
+        try:
+            drainer.appended(spool.append(record("ann", "b", received_at_ms=now_ms)))
+            started = time.monotonic()
+            drainer.sync(timeout=5)
+            assert time.monotonic() - started < 2
+            assert log.counts()[0] == 41
+        finally:
+            drainer.stop()
+    finally:
+        spool.close()
+        log.close()
+
+
 # -- the spool's limit -----------------------------------------------------------------------
 
 
