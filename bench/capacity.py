@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -185,6 +186,8 @@ def _gunicorn_args() -> list[str]:
 
 
 def _wrk(address: str, seconds: float, connections: int, think_ms: float, prefix: str) -> Any:
+    # wrk takes whole seconds only.
+    seconds = max(1, math.ceil(seconds))
     return wrk.run(
         SCRIPT,
         address,
