@@ -155,22 +155,21 @@ def _harden(app: Flask, settings: ExampleSettings) -> None:
     # instance shares the count), else in this process (the limit then applies per worker,
     # which bounds guessing all the same). Flask-Limiter's RATELIMIT_STORAGE_URI wins. With
     # Redis down, each process counts alone until it is back.
-    storage = app.config.get("RATELIMIT_STORAGE_URI") or (
+    configured = app.config.get("RATELIMIT_STORAGE_URI")
+    storage = configured or (
         as_redis_url(settings.redis_url) if settings.redis_url else "memory://"
     )
-    shared = not storage.startswith("memory://")
+    # Falling back to memory is this service's choice for its own Redis; a store named in
+    # RATELIMIT_STORAGE_URI keeps Flask-Limiter's default behaviour.
+    on_our_redis = not configured and settings.redis_url is not None
     limiter = Limiter(
         get_remote_address,
         app=app,
         default_limits=[],
         storage_uri=storage,
-        storage_options=(
-            {"socket_connect_timeout": 1, "socket_timeout": 1}
-            if storage.startswith(("redis://", "rediss://"))
-            else {}
-        ),
+        storage_options={"socket_connect_timeout": 1, "socket_timeout": 1} if on_our_redis else {},
         key_prefix="example_app",
-        in_memory_fallback_enabled=shared,
+        in_memory_fallback_enabled=on_our_redis,
         headers_enabled=True,
     )
     # One count for the whole page and API, per client: a guesser gains nothing by switching

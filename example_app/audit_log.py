@@ -44,9 +44,9 @@ MIGRATIONS = str(Path(__file__).with_name("migrations"))
 #: see :meth:`AuditLog.search_page`.
 SEARCH_SLICE_IDS = 50_000
 SEARCH_BUDGET_S = 0.5
-# pg_trgm finds trigrams in runs of letters and digits: a text without three in a row cannot
-# narrow an index scan, and is searched in slices.
-_TRIGRAM_WORD = re.compile(r"\w{3}")
+# pg_trgm finds trigrams in runs of letters and digits (not "_"): a text without three in a
+# row cannot narrow an index scan, and is searched in slices.
+_TRIGRAM_WORD = re.compile(r"[^\W_]{3}")
 
 _ACCEPTING = (ResponseAction.AGREE_AND_ADD.value, ResponseAction.AGREE.value)
 # Shippers of every instance take this PostgreSQL lock for their transaction: decision ids then
@@ -402,7 +402,8 @@ class AuditLog:
         deadline = time.monotonic() + (SEARCH_BUDGET_S if budget_s is None else budget_s)
         oldest = self._first_decision_id()
         rows = []
-        upper = before_id
+        # A ``before`` past the newest id would only read empty slices.
+        upper = min(before_id, self.last_decision_id() + 1)
         while len(rows) < limit and upper > oldest:
             lower = max(upper - SEARCH_SLICE_IDS, oldest)
             rows += self.search(
@@ -427,7 +428,8 @@ class AuditLog:
 
     def _accounts_indexed(self) -> bool:
         """Whether the account columns have trigram indexes (PostgreSQL after migration 0004,
-        where ``pg_trgm`` could be created); asked once."""
+        where ``pg_trgm`` could be created); asked once per process (indexes added later are
+        used after a restart)."""
         if self._trigram_indexes is None:
             if self.dialect != "postgresql":
                 self._trigram_indexes = False

@@ -182,9 +182,10 @@ class Drainer:
                 self._stopping.wait(self._delay * random.uniform(0.8, 1.2))  # noqa: S311
                 self._delay = min(self._delay * 2, self.backoff[1])
             elif outcome == "idle":
-                self._wake.wait(self.idle)
+                woken = self._wake.wait(self.idle)
                 self._wake.clear()
-                self._gather()
+                if woken:  # by an append: let its batch gather
+                    self._gather()
             elif self._last_batch < self.batch:
                 self._gather()
 

@@ -427,6 +427,39 @@ def test_a_refused_live_stream_is_started_again_and_follows(served: tuple[str, B
         page.close()
 
 
+def test_a_page_signed_out_stops_starting_its_stream(served: tuple[str, Browser]) -> None:
+    """Each try of a page whose password no longer holds would count as a wrong password: on
+    a 401 the page stops trying and says so."""
+    from playwright.sync_api import Route, expect
+
+    address, browser = served
+    page = browser.new_page()
+    refused: list[str] = []
+    listed: list[str] = []
+
+    def refuse(route: Route) -> None:
+        refused.append(route.request.url)
+        route.fulfill(status=503, content_type="application/json", body='{"error": "busy"}')
+
+    def signed_out_after_first(route: Route) -> None:
+        listed.append(route.request.url)
+        if len(listed) == 1:
+            route.continue_()
+        else:
+            route.fulfill(status=401, content_type="application/json", body='{"error": "no"}')
+
+    try:
+        page.route("**/events?**", refuse)
+        page.route("**/api/decisions?**", signed_out_after_first)
+        page.goto(f"http://{address}/")
+        expect(page.locator("#live-status")).to_have_text(
+            "signed out: reload the page", timeout=15_000
+        )
+        assert (len(refused), len(listed)) == (1, 2)
+    finally:
+        page.close()
+
+
 def test_a_foreign_host_gets_a_4xx(served: tuple[str, Browser]) -> None:
     address, browser = served
     port = address.split(":")[1]

@@ -108,7 +108,9 @@ async function request(url, options = {}) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const fields = data.fields ? Object.values(data.fields).flat().join("; ") : "";
-    throw new Error(fields || data.error || response.status + " " + response.statusText);
+    const error = new Error(fields || data.error || response.status + " " + response.statusText);
+    error.status = response.status;
+    throw error;
   }
   return data;
 }
@@ -350,6 +352,7 @@ function showLoadError(error) {
   loadError.hidden = !error;
 }
 
+// Returns the error that stopped it, if any (it is also shown).
 async function reload() {
   const ticket = ++loading;
   try {
@@ -366,7 +369,9 @@ async function reload() {
     if (!source) follow(data.last_id);
   } catch (error) {
     if (ticket === loading) showLoadError(error);
+    return error;
   }
+  return null;
 }
 
 async function loadOlder() {
@@ -423,7 +428,7 @@ function follow(lastId) {
     setStatus("reconnecting", "reconnecting…");
     // After a dropped connection the browser reconnects by itself (with Last-Event-ID). An
     // answer that is not a stream (503 from the server's cap on streams, a proxy's 502) makes
-    // it give up for good: start again, from a fresh list, after a while.
+    // it give up for good: start again after a while.
     if (opened.readyState === EventSource.CLOSED && source === opened) {
       source = null;
       restartStream();
@@ -442,10 +447,23 @@ function restartStream() {
   const wait = streamRetryMs * (0.5 + Math.random());
   streamRetryMs = Math.min(streamRetryMs * 2, STREAM_RETRY_MAX_MS);
   setTimeout(async () => {
-    // The reload follows from its newest decision; if it failed, or the stream is refused
-    // again, the next try waits longer.
-    await reload();
-    if (!source) restartStream();
+    if (source) return; // a reload (a new filter) followed meanwhile
+    let error;
+    if (paged) {
+      // Keep the operator's place (older pages, their search): ask whether the server is
+      // there and the password still good, then follow on from the newest row shown.
+      error = await request(urls.stats).then(() => null, (failed) => failed);
+      if (!error && !source) follow(items.length ? items[0].id : "");
+    } else {
+      // A fresh list, which follows from its newest decision.
+      error = await reload();
+    }
+    if (error && (error.status === 401 || error.status === 403)) {
+      // Signed out (a new password, say): every try would count as a wrong password.
+      setStatus("reconnecting", "signed out: reload the page");
+      return;
+    }
+    if (!source) restartStream(); // failed, or refused again: the next try waits longer
   }, wait);
 }
 

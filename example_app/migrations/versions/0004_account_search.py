@@ -1,6 +1,7 @@
 """Trigram indexes of the decisions' accounts on PostgreSQL (``pg_trgm``), for the operator
 page's account search (``ILIKE '%part%'``), which otherwise reads the whole log: a part that
-matches nothing took 7.6 s on ten million decisions. SQLite has no such index and still scans.
+matches nothing took 7.6 s on ten million decisions. SQLite has no such index: there the page
+reads the log in slices within a time budget (``AuditLog.search_page``).
 
 ``pg_trgm`` ships with PostgreSQL and is a trusted extension (13 and later): the database's
 owner may create it. Where the migration's user may not, it logs how to add it and goes on
@@ -42,7 +43,8 @@ def upgrade() -> None:
         logger.warning(
             "the pg_trgm extension could not be created (%s): the operator page's account "
             "search reads the whole audit log. To index it, run CREATE EXTENSION pg_trgm as a "
-            "superuser, then `flask --app example_app db downgrade 0003` and `db upgrade`",
+            "superuser, then `flask --app example_app db downgrade 0003` and `db upgrade`, "
+            "and restart the service",
             type(error.orig).__name__,
         )
         return
