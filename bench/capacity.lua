@@ -40,8 +40,14 @@ function request()
    return wrk.format("POST", path, headers, body)
 end
 
+-- wrk waits whole milliseconds: carry the fraction over, so that the waits average THINK_MS.
+local carried = 0
+
 function delay()
-   return think_ms
+   carried = carried + think_ms
+   local whole = math.floor(carried)
+   carried = carried - whole
+   return whole
 end
 
 function response(status, headers, body)

@@ -19,7 +19,7 @@ audit records shipped after the answers are paid for in the same figure. Reporte
 throughput, p50 and p99 at saturation, server CPU per callback (the gunicorn processes; for the
 PostgreSQL + Redis targets also the database's and Redis's processes, apart) and its ratio to
 the library's in the same round (median over rounds). Then each single-instance target is
-paced at half of its measured capacity (wrk's per-connection delay, calibrated once) and its
+paced at half of its measured capacity (a delay per connection, calibrated by short runs) and its
 p99 there is reported. At the end every answered callback must be in the audit logs.
 
 Bounded: a fixed number of rounds of a few seconds each, on 127.0.0.1 only.
@@ -66,7 +66,10 @@ LABELS = {
 }
 #: Connections per instance at saturation; the paced runs use fewer, each with a delay.
 CONNECTIONS = 16
-PACED_CONNECTIONS = 8
+PACED_CONNECTIONS = 16
+#: A paced run is calibrated until within this share of its rate, in at most so many runs.
+PACED_TOLERANCE = 0.05
+PACED_CALIBRATIONS = 4
 #: bench/soak.py says why a connection waits a millisecond between answer and next request.
 THINK_MS = 1
 #: A target is idle again once its processes use less than this share of one core.
@@ -257,12 +260,16 @@ def _settle(target: Target) -> None:
 
 def paced(target: Target, rate: float, seconds: float) -> dict[str, Any]:
     """``rate`` callbacks a second from PACED_CONNECTIONS connections: each waits
-    connections / rate less its answer's time (calibrated by one short run) between an
-    answer and its next request."""
+    connections / rate less its answer's time between an answer and its next request. The
+    answer's time is found by short runs, until one is within PACED_TOLERANCE of ``rate``
+    (at most PACED_CALIBRATIONS of them); the rate the measured run reached is reported."""
     think_ms = PACED_CONNECTIONS / rate * 1000
-    calibration = load(target, min(3.0, seconds), PACED_CONNECTIONS, think_ms)
-    answer_ms = PACED_CONNECTIONS / calibration.rps * 1000 - think_ms
-    think_ms = max(THINK_MS, PACED_CONNECTIONS / rate * 1000 - max(answer_ms, 0.0))
+    for _ in range(PACED_CALIBRATIONS):
+        calibration = load(target, min(3.0, seconds), PACED_CONNECTIONS, think_ms)
+        if abs(calibration.rps / rate - 1) <= PACED_TOLERANCE:
+            break
+        answer_ms = PACED_CONNECTIONS / calibration.rps * 1000 - think_ms
+        think_ms = max(THINK_MS, PACED_CONNECTIONS / rate * 1000 - max(answer_ms, 0.0))
     run = load(target, seconds, PACED_CONNECTIONS, think_ms)
     return {
         "target_rps": rate,
@@ -430,7 +437,10 @@ def describe(result: Result, env: dict[str, Any]) -> str:
         ratio = data["cpu_ratio_to_library"].get(target)
         half = data["paced"].get(target)
         paced_p99 = (
-            "" if half is None else f"{half['p99_us'] / 1000:.1f} ms at {half['rps']:,.0f}/s"
+            ""
+            if half is None
+            else f"{half['p99_us'] / 1000:.1f} ms at {half['rps']:,.0f}/s "
+            f"({half['rps'] / data['rps'][target]:.0%})"
         )
         lines.append(
             f"| {LABELS[target]} | {data['rps'][target]:,.0f} "
