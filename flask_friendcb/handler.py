@@ -2,10 +2,15 @@
 
 Checks run cheapest first: the method, then the query string (``SdkAppid``, ``Sign``,
 ``RequestTime``), and only then is the body read, up to the size limit
-(:mod:`~flask_friendcb.jsonbody`). The command routes the body: the friend-response callback to
-its decider (:mod:`~flask_friendcb.friend_response`), any other to its handler, if any. Every
-refusal is a JSON answer in the protocol's shape; nothing a caller sends can raise out of
-:meth:`CallbackHandler.handle`.
+(:mod:`~flask_friendcb.jsonbody`). The command routes the body: a "before" command to its
+decider, an "after" command to its observers (:mod:`~flask_friendcb.decisions`), any other to
+its handler, if any. Every refusal is a JSON answer in the protocol's shape; nothing a caller
+sends can raise out of :meth:`CallbackHandler.handle`.
+
+The steps are public for an asynchronous adapter, which reads the body and runs the app's code
+its own way: :meth:`CallbackHandler.authenticate`, :meth:`CallbackHandler.route`, then the
+:class:`Route`'s parts, and :meth:`CallbackHandler.refused` / :meth:`CallbackHandler.failed` /
+:meth:`CallbackHandler.count` around them.
 """
 
 from __future__ import annotations
@@ -18,20 +23,29 @@ from typing import TYPE_CHECKING, Any
 
 from .auth import Authenticator, describe
 from .config import ON_HOOK_ERROR_ALLOW, Settings
+from .decisions import (
+    MAX_INFO,
+    AnswerObserver,
+    EventObserver,
+    ItemDecider,
+    RelationNotifier,
+    RelationObserver,
+)
 from .errors import CallbackRefused
-from .friend_response import MAX_INFO, AnswerObserver, EventObserver, FriendResponseDecider
-from .hooks import HookPolicy, HookRegistry
+from .hooks import CommandHandler, HookPolicy, HookRegistry
 from .jsonbody import BodyReader, encode, read_json_object
-from .models import CallbackContext
+from .models import CallbackContext, DecidedEvent, RelationEvent
 from .protocol import (
-    FRIEND_RESPONSE_COMMAND,
+    DECIDED_COMMANDS,
+    FRIEND_COMMANDS,
+    OBSERVED_COMMANDS,
     QUERY_COMMAND,
     QUERY_REQUEST_TIME,
     QUERY_SDKAPPID,
     QUERY_SIGN,
     ErrorCode,
 )
-from .schemas import EnvelopeSchema, parse_query
+from .schemas import CallbackQuery, EnvelopeSchema, parse_query
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -57,6 +71,23 @@ class CallbackResponse:
         return _STATUS_LINES[self.status]
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An authenticated callback, loaded, with the app's code still to run: exactly one of
+    ``decider`` (with ``event``: run its hooks), ``notifier`` (with ``relation``: run its
+    observers) or ``command_handler`` is set, or none, for a command nobody handles."""
+
+    context: CallbackContext
+    body: dict[str, Any]
+    decider: ItemDecider | None = None
+    event: DecidedEvent | None = None
+    #: The event's ``From_Account`` as loaded, before any hook ran (for the log).
+    from_account: str = ""
+    notifier: RelationNotifier | None = None
+    relation: RelationEvent | None = None
+    command_handler: CommandHandler | None = None
+
+
 class CallbackHandler:
     """Answers callbacks for one receiver: its settings, its hooks, its observers.
 
@@ -71,6 +102,7 @@ class CallbackHandler:
         *,
         on_event: EventObserver | None = None,
         on_answer: AnswerObserver | None = None,
+        on_relation: RelationObserver | None = None,
     ) -> None:
         self.settings = settings
         self.hooks = hooks
@@ -86,23 +118,30 @@ class CallbackHandler:
             from .metrics import enable
 
             self._metrics = enable()
-        self._friend_responses = FriendResponseDecider(
-            settings.sdkappid,
-            hooks,
-            HookPolicy(
-                result_code=0
-                if settings.on_hook_error == ON_HOOK_ERROR_ALLOW
-                else settings.hook_error_code,
-                deadline=settings.deadline,
-            ),
-            on_event=on_event,
-            on_answer=on_answer,
-            metrics=self._metrics,
+        policy = HookPolicy(
+            result_code=0
+            if settings.on_hook_error == ON_HOOK_ERROR_ALLOW
+            else settings.hook_error_code,
+            deadline=settings.deadline,
         )
+        self._deciders = {
+            command: ItemDecider(
+                command,
+                hooks,
+                policy,
+                on_event=on_event,
+                on_answer=on_answer,
+                metrics=self._metrics,
+            )
+            for command in DECIDED_COMMANDS
+        }
+        self._notifier = RelationNotifier(hooks, on_relation=on_relation)
         # The plain OK answer is the same every time: dumped once, not per request.
         self._plain_ok = self._envelope_schema.dump(
             {"action_status": "OK", "error_code": 0, "error_info": ""}
         )
+        #: The plain OK answer, for an "after" command or one nobody handles.
+        self.plain_ok = CallbackResponse(200, encode(self._plain_ok))
 
     def handle(
         self,
@@ -113,44 +152,23 @@ class CallbackHandler:
     ) -> CallbackResponse:
         """Answer one request. ``query_string`` is decoded text; ``content_length`` is
         ``None`` when the request did not declare one (chunked transfer)."""
+        command = ""
         try:
-            response = self._handle(method, query_string, content_length, read_body)
+            query = self.authenticate(method, query_string)
+            body = read_json_object(content_length, read_body, self.settings.max_content_length)
+            command = self.command_of(query, body)
+            response = self._run(self.route(query, body, command))
             code = 0
         except CallbackRefused as refusal:
-            logger.warning(
-                "refused callback (%d): %s",
-                refusal.status,
-                refusal.info,
-                extra={
-                    "friendcb_status": refusal.status,
-                    "friendcb_error_code": int(refusal.code),
-                },
-            )
-            headers = _ALLOW_HEADERS if refusal.status == 405 else _JSON_HEADERS
-            code = int(refusal.code)
-            response = CallbackResponse(
-                refusal.status, self._envelope(refusal.code, refusal.info[:MAX_INFO]), headers
-            )
+            response, code = self.refused(refusal), int(refusal.code)
         except Exception:
-            # Never expected: every input has its answer above. Should a bug slip through, the
-            # caller still gets the protocol's JSON, not a server's HTML page, and Tencent goes
-            # ahead as if no callback were configured.
-            logger.exception("callback could not be answered")
-            code = int(ErrorCode.INTERNAL_ERROR)
-            response = CallbackResponse(
-                500, self._envelope(ErrorCode.INTERNAL_ERROR, "the callback could not be answered")
-            )
-        if self._metrics is not None:
-            self._metrics.callback(response.status, code)
+            response, code = self.failed(), int(ErrorCode.INTERNAL_ERROR)
+        self.count(response, code, command)
         return response
 
-    def _handle(
-        self,
-        method: str,
-        query_string: str,
-        content_length: int | None,
-        read_body: BodyReader,
-    ) -> CallbackResponse:
+    def authenticate(self, method: str, query_string: str) -> CallbackQuery:
+        """The query of an authenticated request; raises :class:`CallbackRefused` for a wrong
+        method, an unparseable query or a failed check. Reads no body."""
         if method != "POST":
             raise CallbackRefused(
                 405,
@@ -168,17 +186,111 @@ class CallbackHandler:
             None if QUERY_SIGN in query.repeated else query.sign,
             None if QUERY_REQUEST_TIME in query.repeated else query.request_time,
         )
-        body = read_json_object(content_length, read_body, self.settings.max_content_length)
-        command = self._command(query.command, QUERY_COMMAND in query.repeated, body)
-        if command == FRIEND_RESPONSE_COMMAND:
-            return CallbackResponse(200, self._friend_responses.answer(body, query))
+        return query
+
+    def command_of(self, query: CallbackQuery, body: dict[str, Any]) -> str:
+        """The ``CallbackCommand`` of an authenticated request; raises :class:`CallbackRefused`
+        when it is missing, repeated, or differs between the query and the body."""
+        return self._command(query.command, QUERY_COMMAND in query.repeated, body)
+
+    def route(self, query: CallbackQuery, body: dict[str, Any], command: str) -> Route:
+        """The authenticated ``body`` loaded for ``command`` (:meth:`command_of`); raises
+        :class:`CallbackRefused` when the body is unusable. Runs no hook yet (a "before"
+        command's event observer excepted)."""
         context = CallbackContext(
             sdkappid=self.settings.sdkappid,
             callback_command=command,
             client_ip=query.client_ip,
             opt_platform=query.opt_platform,
         )
-        return self._other_command(body, context)
+        decider = self._deciders.get(command)
+        if decider is not None:
+            event = decider.begin(body, context)
+            return Route(
+                context, body, decider=decider, event=event, from_account=event.from_account
+            )
+        if command in OBSERVED_COMMANDS:
+            relation = self._notifier.event(body, context)
+            return Route(context, body, notifier=self._notifier, relation=relation)
+        return Route(context, body, command_handler=self.hooks.command_handler(command))
+
+    def _run(self, route: Route) -> CallbackResponse:
+        if route.decider is not None and route.event is not None:
+            decider, event = route.decider, route.event
+            answer = decider.decide(event)
+            return CallbackResponse(200, decider.finish(event, answer, route.from_account))
+        if route.notifier is not None and route.relation is not None:
+            route.notifier.notify(route.relation)
+            return self.plain_ok
+        if route.command_handler is None:
+            return self.unhandled(route.context)
+        try:
+            return self.handled(route.context, route.command_handler(route.body, route.context))
+        except Exception:
+            return self.handler_failed(route.context)
+
+    def refused(self, refusal: CallbackRefused) -> CallbackResponse:
+        """The answer to a refused request, logged."""
+        logger.warning(
+            "refused callback (%d): %s",
+            refusal.status,
+            refusal.info,
+            extra={
+                "friendcb_status": refusal.status,
+                "friendcb_error_code": int(refusal.code),
+            },
+        )
+        headers = _ALLOW_HEADERS if refusal.status == 405 else _JSON_HEADERS
+        return CallbackResponse(
+            refusal.status, self._envelope(refusal.code, refusal.info[:MAX_INFO]), headers
+        )
+
+    def failed(self) -> CallbackResponse:
+        """The answer when the library itself failed; call it while handling the exception."""
+        # Never expected: every input has its answer above. Should a bug slip through, the
+        # caller still gets the protocol's JSON, not a server's HTML page, and Tencent goes
+        # ahead as if no callback were configured.
+        logger.exception("callback could not be answered")
+        return CallbackResponse(
+            500, self._envelope(ErrorCode.INTERNAL_ERROR, "the callback could not be answered")
+        )
+
+    def count(self, response: CallbackResponse, code: int, command: str) -> None:
+        """Count one answered request in the metrics, when they are on. ``command`` labels it
+        only when it is a friend command: the label's values stay few whatever is sent."""
+        if self._metrics is not None:
+            label = command if command in FRIEND_COMMANDS else ("other" if command else "")
+            self._metrics.callback(response.status, code, label)
+
+    def unhandled(self, context: CallbackContext) -> CallbackResponse:
+        """The plain OK to a command that has no handler, logged."""
+        logger.info(
+            "answered OK to %s, which has no handler",
+            describe(context.callback_command),
+            extra={"friendcb_command": context.callback_command},
+        )
+        return self.plain_ok
+
+    def handled(
+        self, context: CallbackContext, extra: Mapping[str, Any] | None
+    ) -> CallbackResponse:
+        """The OK answer with what a command handler returned merged in."""
+        if extra is None:
+            return self.plain_ok
+        try:
+            return CallbackResponse(200, encode({**self._plain_ok, **extra}))
+        except Exception:
+            return self.handler_failed(context)
+
+    def handler_failed(self, context: CallbackContext) -> CallbackResponse:
+        """The plain OK when a command handler failed; call it while handling the exception."""
+        # Tencent itself fails open when a callback goes wrong; so do we.
+        logger.exception(
+            "handler of %s failed; answered the plain OK",
+            context.callback_command,
+            extra={"friendcb_command": context.callback_command},
+        )
+        return self.plain_ok
 
     @staticmethod
     def _command(query_command: str | None, repeated: bool, body: Mapping[str, Any]) -> str:
@@ -205,28 +317,6 @@ class CallbackHandler:
             )
         return command
 
-    def _other_command(self, body: dict[str, Any], context: CallbackContext) -> CallbackResponse:
-        plain = self._plain_ok
-        handler = self.hooks.command_handler(context.callback_command)
-        if handler is None:
-            logger.info(
-                "answered OK to %s, which has no handler",
-                describe(context.callback_command),
-                extra={"friendcb_command": context.callback_command},
-            )
-            return CallbackResponse(200, encode(plain))
-        try:
-            extra = handler(body, context)
-            return CallbackResponse(200, encode(plain if extra is None else {**plain, **extra}))
-        except Exception:
-            # Tencent itself fails open when a callback goes wrong; so do we.
-            logger.exception(
-                "handler of %s failed; answered the plain OK",
-                context.callback_command,
-                extra={"friendcb_command": context.callback_command},
-            )
-            return CallbackResponse(200, encode(plain))
-
     def _envelope(self, code: int, info: str) -> bytes:
         return encode(
             self._envelope_schema.dump(
@@ -241,4 +331,6 @@ __all__ = [
     "CallbackHandler",
     "CallbackResponse",
     "EventObserver",
+    "RelationObserver",
+    "Route",
 ]

@@ -1,45 +1,74 @@
 """The hook registry, and the per-item decision it drives.
 
-Hooks run in registration order for every item whose action they watch. The first
-:class:`~flask_friendcb.models.Allow` or :class:`~flask_friendcb.models.Reject` decides the
-item; when no hook decides, the item is allowed. A hook that raises or returns anything else is
-logged with its traceback, and the error policy decides the item. Once the deadline's worth of
-hook time is spent, no further hook is called: every item still undecided gets the error policy
-too, so the answer reaches Tencent before its 2 s timeout.
+Two "before" commands are decided per item: responses (``on_friend_response``, filtered by
+``actions=``) and requests (``on_friend_add``, filtered by ``add_types=``); each has its own
+hooks, and neither's hooks run for the other. Hooks run in registration order for every item
+they watch. The first :class:`~flask_friendcb.models.Allow` or
+:class:`~flask_friendcb.models.Reject` decides the item; when no hook decides, the item is
+allowed. A hook that raises or returns anything else is logged with its traceback, and the
+error policy decides the item. Once the deadline's worth of hook time is spent, no further hook
+is called: every item still undecided gets the error policy too, so the answer reaches Tencent
+before its 2 s timeout.
+
+The rules live in one generator, :func:`decision_steps`, which yields each hook call and is
+sent its outcome; :func:`decide` drives it by calling each hook in the request's thread, and an
+asynchronous adapter drives the same generator by awaiting. The four "after" commands are
+observed: ``observer(event)``, never decided.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from .auth import describe
 from .models import (
     Allow,
     CallbackContext,
+    DecidedEvent,
+    FriendAddEvent,
+    FriendAddItem,
     FriendResponseAnswer,
     FriendResponseEvent,
     FriendResponseItem,
     ItemResult,
     Outcome,
     Reject,
+    RelationEvent,
 )
-from .protocol import FRIEND_RESPONSE_COMMAND, ResponseAction, is_code_in_range
+from .protocol import (
+    BLOCKLIST_ADDED_COMMAND,
+    BLOCKLIST_REMOVED_COMMAND,
+    FRIEND_ADD_COMMAND,
+    FRIEND_ADDED_COMMAND,
+    FRIEND_DELETED_COMMAND,
+    FRIEND_RESPONSE_COMMAND,
+    OBSERVED_COMMANDS,
+    AddType,
+    ResponseAction,
+    is_code_in_range,
+)
 
 logger = logging.getLogger("flask_friendcb.hooks")
 
 #: A friend-response hook: ``hook(item, event)`` returns a decision or ``None``.
 FriendResponseHook = Callable[[FriendResponseItem, FriendResponseEvent], Allow | Reject | None]
+#: A friend-request hook: ``hook(item, event)`` returns a decision or ``None``.
+FriendAddHook = Callable[[FriendAddItem, FriendAddEvent], Allow | Reject | None]
+#: An observer of an "after" callback: ``observer(event)``; what it returns is ignored.
+RelationObserver = Callable[[Any], Any]
 #: A handler of another command: ``handler(body, context)`` returns fields to merge into the OK
 #: answer, or ``None``.
 CommandHandler = Callable[[dict[str, Any], CallbackContext], Mapping[str, Any] | None]
 
-HookT = TypeVar("HookT", bound=FriendResponseHook)
+HookT = TypeVar("HookT", bound=Callable[..., Any])
 HandlerT = TypeVar("HandlerT", bound=CommandHandler)
+ObserverT = TypeVar("ObserverT", bound=RelationObserver)
 
 #: ``ResultInfo`` of an item the error policy rejected; deliberately says nothing of the cause.
 HOOK_FAILED_INFO = "the friend response could not be checked"
@@ -47,11 +76,16 @@ HOOK_FAILED_INFO = "the friend response could not be checked"
 
 @dataclass(frozen=True, slots=True)
 class RegisteredHook:
-    """A hook with the actions it watches (``None``: every action)."""
+    """A hook with what it watches: a response hook's actions, a request hook's add types
+    (``None``: all of them)."""
 
-    func: FriendResponseHook
+    func: Callable[..., Any]
     actions: frozenset[ResponseAction] | None
     name: str
+    #: The ``AddType`` values a request hook watches (``None``: every request).
+    add_types: frozenset[str] | None = None
+    #: Whether ``func`` is a coroutine function, which an adapter awaits.
+    is_async: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +111,10 @@ class HookRegistry:
     def __init__(self) -> None:
         self._hooks: list[RegisteredHook] = []
         self._by_action: dict[ResponseAction, tuple[RegisteredHook, ...]] = {}
+        self._request_hooks: list[RegisteredHook] = []
+        self._by_add_type: dict[str, tuple[RegisteredHook, ...]] = {}
+        self._observers: dict[str, tuple[RegisteredHook, ...]]
+        self._observers = dict.fromkeys(OBSERVED_COMMANDS, ())
         self._commands: dict[str, CommandHandler] = {}
         self._rebuild()
 
@@ -113,13 +151,51 @@ class HookRegistry:
         self._add(func, _own_actions(func) if actions is None else _actions(actions))
 
     def _add(self, hook: FriendResponseHook, watched: frozenset[ResponseAction] | None) -> None:
-        if not callable(hook):
-            raise TypeError(f"a hook must be callable, got {hook!r}")
-        if inspect.iscoroutinefunction(hook):
-            # Its coroutine would never run: hooks are called in the request's thread.
-            raise TypeError(f"a hook must be a plain function, not async: {_qualified_name(hook)}")
-        self._hooks.append(RegisteredHook(hook, watched, _qualified_name(hook)))
+        self._hooks.append(_registered(hook, "hook", actions=watched))
         self._rebuild()
+
+    @overload
+    def on_friend_add(self, func: HookT, /) -> HookT: ...
+
+    @overload
+    def on_friend_add(
+        self, /, *, add_types: Iterable[AddType | str] | None = None
+    ) -> Callable[[HookT], HookT]: ...
+
+    def on_friend_add(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        add_types: Iterable[AddType | str] | None = None,
+    ) -> Any:
+        """Register ``func(item, event)`` to run on every friend request being sent
+        (``Sns.CallbackPrevFriendAdd``), or only on requests whose ``AddType`` is in
+        ``add_types``. ``item`` is a :class:`~flask_friendcb.models.FriendAddItem`, ``event``
+        a :class:`~flask_friendcb.models.FriendAddEvent`; the rules are those of
+        :meth:`on_friend_response`. Works bare and with arguments, and returns the function
+        unchanged."""
+        watched = _add_types(add_types)
+
+        def register(hook: HookT) -> HookT:
+            self._request_hooks.append(_registered(hook, "hook", add_types=watched))
+            self._rebuild()
+            return hook
+
+        return register if func is None else register(func)
+
+    def observe(self, command: str, observer: ObserverT) -> ObserverT:
+        """Register ``observer(event)`` for one of the "after" commands
+        (:data:`~flask_friendcb.protocol.OBSERVED_COMMANDS`); several may watch one command,
+        and run in registration order. Returns the function unchanged."""
+        if command not in self._observers:
+            known = ", ".join(OBSERVED_COMMANDS)
+            raise ValueError(f"{command!r} is not observed; use one of {known}")
+        self._observers[command] = (
+            *self._observers[command],
+            _registered(observer, "observer"),
+        )
+        return observer
 
     def on_command(self, command: str) -> Callable[[HandlerT], HandlerT]:
         """Register ``handler(body, context)`` for another ``CallbackCommand`` sent to the same
@@ -128,8 +204,8 @@ class HookRegistry:
         answer, or ``None`` for the plain OK. One handler per command."""
         if not isinstance(command, str) or not command:
             raise ValueError(f"command must be a non-empty str, got {command!r}")
-        if command == FRIEND_RESPONSE_COMMAND:
-            raise ValueError(f"{command} is decided by on_friend_response hooks")
+        if command in _TYPED_COMMANDS:
+            raise ValueError(f"{command} is typed: register with {_TYPED_COMMANDS[command]}")
 
         def register(handler: HandlerT) -> HandlerT:
             if not callable(handler):
@@ -144,26 +220,50 @@ class HookRegistry:
         return register
 
     def hooks_for(self, action: ResponseAction) -> tuple[RegisteredHook, ...]:
-        """The hooks that watch ``action``, in registration order."""
+        """The response hooks that watch ``action``, in registration order."""
         return self._by_action[action]
+
+    def request_hooks_for(self, add_type: str) -> tuple[RegisteredHook, ...]:
+        """The request hooks that watch requests of ``add_type``, in registration order; only
+        those that watch every request for a value this library does not know."""
+        found = self._by_add_type.get(add_type)
+        return self._by_add_type[""] if found is None else found
+
+    def observers_for(self, command: str) -> tuple[RegisteredHook, ...]:
+        """The observers of an "after" command, in registration order."""
+        return self._observers.get(command, ())
+
+    @property
+    def request_hooks(self) -> tuple[RegisteredHook, ...]:
+        """Every request hook, in registration order."""
+        return tuple(self._request_hooks)
 
     def command_handler(self, command: str) -> CommandHandler | None:
         """The handler registered for ``command``, if any."""
         return self._commands.get(command)
 
     def __iter__(self) -> Iterator[RegisteredHook]:
+        """The response hooks, in registration order."""
         return iter(tuple(self._hooks))
 
     def __len__(self) -> int:
         return len(self._hooks)
 
     def _rebuild(self) -> None:
-        # Hooks are filtered by action once, when registered, not on every item.
+        # Hooks are filtered once, when registered, not on every item.
         self._by_action = {
             action: tuple(
                 hook for hook in self._hooks if hook.actions is None or action in hook.actions
             )
             for action in ResponseAction
+        }
+        self._by_add_type = {
+            add_type: tuple(
+                hook
+                for hook in self._request_hooks
+                if hook.add_types is None or add_type in hook.add_types
+            )
+            for add_type in ("", *(member.value for member in AddType))
         }
 
 
@@ -193,64 +293,134 @@ class HookDecorators:
         See :meth:`HookRegistry.on_friend_response`."""
         return self.hooks.on_friend_response(func, actions=actions)  # type: ignore[call-overload]
 
+    @overload
+    def on_friend_add(self, func: HookT, /) -> HookT: ...
+
+    @overload
+    def on_friend_add(
+        self, /, *, add_types: Iterable[AddType | str] | None = None
+    ) -> Callable[[HookT], HookT]: ...
+
+    def on_friend_add(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        add_types: Iterable[AddType | str] | None = None,
+    ) -> Any:
+        """Register ``func(item, event)`` as a friend-request hook
+        (``Sns.CallbackPrevFriendAdd``), for every request or only those whose ``AddType`` is
+        in ``add_types``; returns the function unchanged. See
+        :meth:`HookRegistry.on_friend_add`."""
+        return self.hooks.on_friend_add(func, add_types=add_types)  # type: ignore[call-overload]
+
+    def on_friend_added(self, observer: ObserverT) -> ObserverT:
+        """Register ``observer(event)`` for ``Sns.CallbackFriendAdd``: ``event`` is a
+        :class:`~flask_friendcb.models.FriendAddedEvent`. Returns the function unchanged."""
+        return self.hooks.observe(FRIEND_ADDED_COMMAND, observer)
+
+    def on_friend_deleted(self, observer: ObserverT) -> ObserverT:
+        """Register ``observer(event)`` for ``Sns.CallbackFriendDelete``: ``event`` is a
+        :class:`~flask_friendcb.models.FriendDeletedEvent`. Returns the function unchanged."""
+        return self.hooks.observe(FRIEND_DELETED_COMMAND, observer)
+
+    def on_blocklist_added(self, observer: ObserverT) -> ObserverT:
+        """Register ``observer(event)`` for ``Sns.CallbackBlackListAdd``: ``event`` is a
+        :class:`~flask_friendcb.models.BlocklistAddedEvent`. Returns the function unchanged."""
+        return self.hooks.observe(BLOCKLIST_ADDED_COMMAND, observer)
+
+    def on_blocklist_removed(self, observer: ObserverT) -> ObserverT:
+        """Register ``observer(event)`` for ``Sns.CallbackBlackListDelete``: ``event`` is a
+        :class:`~flask_friendcb.models.BlocklistRemovedEvent`. Returns the function
+        unchanged."""
+        return self.hooks.observe(BLOCKLIST_REMOVED_COMMAND, observer)
+
     def on_command(self, command: str) -> Callable[[HandlerT], HandlerT]:
         """Register ``handler(body, context)`` for another ``CallbackCommand`` sent to the same
         URL; returns the function unchanged. See :meth:`HookRegistry.on_command`."""
         return self.hooks.on_command(command)
 
 
+# The commands the library types, and the decorator that registers for each.
+_TYPED_COMMANDS = {
+    FRIEND_RESPONSE_COMMAND: "on_friend_response",
+    FRIEND_ADD_COMMAND: "on_friend_add",
+    FRIEND_ADDED_COMMAND: "on_friend_added",
+    FRIEND_DELETED_COMMAND: "on_friend_deleted",
+    BLOCKLIST_ADDED_COMMAND: "on_blocklist_added",
+    BLOCKLIST_REMOVED_COMMAND: "on_blocklist_removed",
+}
+
+
 #: Called with a hook's name and the seconds one call of it took (metrics).
 HookTimeObserver = Callable[[str, float], None]
 
 
-def decide(
+#: What :func:`decision_steps` yields for each hook call: the hook, the item, and the timer
+#: reading at which the deadline passes.
+HookCall = tuple[RegisteredHook, Any, float]
+#: What :func:`decision_steps` is sent back: ``(True, returned)`` or ``(False, exception)``, or
+#: :data:`TIMED_OUT` when the driver stopped waiting for the hook at the deadline.
+HookOutcome = tuple[bool, Any]
+#: Sent to :func:`decision_steps` by a driver that stopped waiting at the deadline.
+TIMED_OUT: HookOutcome = (False, None)
+
+
+def decision_steps(
     registry: HookRegistry,
-    event: FriendResponseEvent,
+    event: DecidedEvent,
     policy: HookPolicy,
     timer: Callable[[], float] = time.perf_counter,
     on_hook_time: HookTimeObserver | None = None,
-) -> FriendResponseAnswer:
-    """Run the hooks on every item of ``event`` and return one result per item, in order.
-    ``on_hook_time``, when given, is told how long each hook call took, raising or not."""
+) -> Generator[HookCall, HookOutcome, FriendResponseAnswer]:
+    """The rules of a decision, as steps: yields each hook call due, in order, and is sent
+    its outcome; returns one result per item, in order. ``on_hook_time``, when given, is told
+    how long each hook call took, raising or not."""
     results = []
     expires = timer() + policy.deadline
     late = False
     # Read before any hook runs: the answer echoes the wire, even if a hook forces a change on
     # the frozen event or on an item (object.__setattr__).
-    wire = [(item, item.to_account, item.response_action) for item in event.items]
-    for index, (item, to_account, action) in enumerate(wire):
+    wire: list[tuple[Any, str, ResponseAction | None, tuple[RegisteredHook, ...]]]
+    if type(event) is FriendAddEvent:
+        hooks = registry.request_hooks_for(event.add_type)
+        wire = [(item, item.to_account, None, hooks) for item in event.items]
+    else:
+        by_action = registry._by_action
+        wire = [
+            (item, item.to_account, item.response_action, by_action[item.response_action])
+            for item in cast(tuple[FriendResponseItem, ...], event.items)
+        ]
+    for index, (item, to_account, action, watching) in enumerate(wire):
         result = None
-        for hook in registry.hooks_for(action):
+        for hook in watching:
             # Once late, no more timer calls: every item left falls back at once.
             if late or (started := timer()) >= expires:
                 if not late:
-                    logger.warning(
-                        "deadline of %g s passed before hook %s on item %d of %d",
-                        policy.deadline,
-                        hook.name,
-                        index,
-                        len(wire),
-                        extra={"friendcb_hook": hook.name, "friendcb_item": index},
-                    )
+                    _log_deadline(policy, hook, index, len(wire), "before")
                 late = True
                 result = _fallback(to_account, action, Outcome.DEADLINE, hook.name, policy)
                 break
-            try:
-                decision: object = hook.func(item, event)
-            except Exception:
-                if on_hook_time is not None:
-                    on_hook_time(hook.name, timer() - started)
-                logger.exception(
+            outcome = yield hook, item, expires
+            if on_hook_time is not None:
+                on_hook_time(hook.name, timer() - started)
+            if outcome is TIMED_OUT:
+                _log_deadline(policy, hook, index, len(wire), "during")
+                late = True
+                result = _fallback(to_account, action, Outcome.DEADLINE, hook.name, policy)
+                break
+            returned, decision = outcome
+            if not returned:
+                logger.error(
                     "hook %s raised on item %d (To_Account %s)",
                     hook.name,
                     index,
                     describe(to_account),
+                    exc_info=decision,
                     extra={"friendcb_hook": hook.name, "friendcb_item": index},
                 )
                 result = _fallback(to_account, action, Outcome.HOOK_ERROR, hook.name, policy)
                 break
-            if on_hook_time is not None:
-                on_hook_time(hook.name, timer() - started)
             if decision is None:
                 continue
             try:
@@ -272,7 +442,51 @@ def decide(
     return FriendResponseAnswer(tuple(results))
 
 
-def _decided(decision: object, to_account: str, action: ResponseAction, hook: str) -> ItemResult:
+def decide(
+    registry: HookRegistry,
+    event: DecidedEvent,
+    policy: HookPolicy,
+    timer: Callable[[], float] = time.perf_counter,
+    on_hook_time: HookTimeObserver | None = None,
+) -> FriendResponseAnswer:
+    """Run the hooks on every item of ``event`` (a response's or a request's) in this thread
+    and return one result per item, in order. ``on_hook_time``, when given, is told how long
+    each hook call took, raising or not. An ``async def`` hook runs to its end on an event loop
+    of its own here (an asynchronous adapter awaits it instead)."""
+    steps = decision_steps(registry, event, policy, timer, on_hook_time)
+    try:
+        hook, item, _ = next(steps)
+        while True:
+            try:
+                value = hook.func(item, event)
+                if hook.is_async:
+                    value = asyncio.run(value)
+                outcome: HookOutcome = (True, value)
+            except Exception as error:
+                outcome = (False, error)
+            hook, item, _ = steps.send(outcome)
+    except StopIteration as done:
+        answer: FriendResponseAnswer = done.value
+        return answer
+
+
+def _log_deadline(
+    policy: HookPolicy, hook: RegisteredHook, index: int, count: int, when: str
+) -> None:
+    logger.warning(
+        "deadline of %g s passed %s hook %s on item %d of %d",
+        policy.deadline,
+        when,
+        hook.name,
+        index,
+        count,
+        extra={"friendcb_hook": hook.name, "friendcb_item": index},
+    )
+
+
+def _decided(
+    decision: object, to_account: str, action: ResponseAction | None, hook: str
+) -> ItemResult:
     """The result of a hook's decision; raises ``TypeError`` for anything but ``Allow()`` or a
     well-formed ``Reject``."""
     if isinstance(decision, Allow):
@@ -297,7 +511,11 @@ def _safe_repr(value: object) -> str:
 
 
 def _fallback(
-    to_account: str, action: ResponseAction, outcome: Outcome, hook: str, policy: HookPolicy
+    to_account: str,
+    action: ResponseAction | None,
+    outcome: Outcome,
+    hook: str,
+    policy: HookPolicy,
 ) -> ItemResult:
     return ItemResult(to_account, policy.result_code, policy.result_info, outcome, hook, action)
 
@@ -318,6 +536,61 @@ def _actions(actions: Iterable[ResponseAction | str] | None) -> frozenset[Respon
     if not watched:
         raise ValueError("actions is empty: the hook would never run; omit it to watch all")
     return frozenset(watched)
+
+
+def _add_types(add_types: Iterable[AddType | str] | None) -> frozenset[str] | None:
+    if add_types is None:
+        return None
+    if isinstance(add_types, (str, AddType)):
+        add_types = [add_types]
+    watched = set()
+    for add_type in add_types:
+        try:
+            watched.add(AddType(add_type).value)
+        except ValueError:
+            valid = ", ".join(member.value for member in AddType)
+            raise ValueError(f"unknown AddType {add_type!r}; use one of {valid}") from None
+    if not watched:
+        raise ValueError("add_types is empty: the hook would never run; omit it to watch all")
+    return frozenset(watched)
+
+
+def _registered(
+    func: Callable[..., Any],
+    kind: str,
+    *,
+    actions: frozenset[ResponseAction] | None = None,
+    add_types: frozenset[str] | None = None,
+) -> RegisteredHook:
+    if not callable(func):
+        raise TypeError(f"a {kind} must be callable, got {func!r}")
+    is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 - a callable object's async __call__
+    )
+    return RegisteredHook(func, actions, _qualified_name(func), add_types, is_async)
+
+
+def notify(registry: HookRegistry, event: RelationEvent) -> None:
+    """Run the observers of ``event``'s command in this thread, in registration order; one that
+    raises is logged and the others still run. An ``async def`` observer runs to its end on an
+    event loop of its own here."""
+    for observer in registry.observers_for(event.callback_command):
+        try:
+            returned = observer.func(event)
+            if observer.is_async:
+                asyncio.run(returned)
+        except Exception:
+            log_observer_failure(observer, event)
+
+
+def log_observer_failure(observer: RegisteredHook, event: RelationEvent) -> None:
+    """Log the exception being handled, raised by ``observer`` on ``event``."""
+    logger.exception(
+        "observer %s of %s failed; answered OK",
+        observer.name,
+        event.callback_command,
+        extra={"friendcb_command": event.callback_command, "friendcb_hook": observer.name},
+    )
 
 
 def _own_actions(hook: object) -> frozenset[ResponseAction] | None:

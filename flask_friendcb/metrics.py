@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .models import FriendResponseAnswer, Outcome
+from .protocol import FRIEND_RESPONSE_COMMAND
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Histogram
@@ -46,15 +47,16 @@ class Metrics:
 
         self.callbacks: Counter = Counter(
             PREFIX + "callbacks",
-            "Requests to the callback route, by HTTP status and the ErrorCode answered "
-            "(0 when the answer is OK).",
-            ["status", "error_code"],
+            "Requests to the callback route, by HTTP status, the ErrorCode answered (0 when "
+            "the answer is OK) and the friend command (other: any other command; empty: "
+            "refused before the command was read).",
+            ["status", "error_code", "command"],
         )
         self.items: Counter = Counter(
             PREFIX + "items",
-            "Friend-response items answered, by outcome, the hook that decided (empty when "
-            "none did) and ResultCode.",
-            ["outcome", "hook", "result_code"],
+            "Items answered (friend responses and friend requests), by command, outcome, the "
+            "hook that decided (empty when none did) and ResultCode.",
+            ["command", "outcome", "hook", "result_code"],
         )
         self.hook_seconds: Histogram = Histogram(
             PREFIX + "hook_duration_seconds",
@@ -74,28 +76,28 @@ class Metrics:
         )
         # Label lookups cost a lock and a dict each in prometheus_client: the children are
         # kept here, keyed by their labels, so a callback costs a dict lookup per item.
-        self._callback_children: dict[tuple[int, int], Callable[[], None]] = {}
-        self._item_children: dict[tuple[str, str, int], Callable[[], None]] = {}
+        self._callback_children: dict[tuple[int, int, str], Callable[[], None]] = {}
+        self._item_children: dict[tuple[str, str, str, int], Callable[[], None]] = {}
         self._hook_children: dict[str, Callable[[float], None]] = {}
 
-    def callback(self, status: int, error_code: int) -> None:
-        """Count one request answered with ``status`` and ``error_code``."""
-        key = (status, error_code)
+    def callback(self, status: int, error_code: int, command: str = "") -> None:
+        """Count one request of ``command`` answered with ``status`` and ``error_code``."""
+        key = (status, error_code, command)
         inc = self._callback_children.get(key)
         if inc is None:
-            inc = self.callbacks.labels(str(status), str(error_code)).inc
+            inc = self.callbacks.labels(str(status), str(error_code), command).inc
             self._callback_children[key] = inc
         inc()
 
-    def answer(self, answer: FriendResponseAnswer) -> None:
-        """Count the items of one answer, and its deadline fallbacks."""
+    def answer(self, answer: FriendResponseAnswer, command: str = FRIEND_RESPONSE_COMMAND) -> None:
+        """Count the items of one answer to ``command``, and its deadline fallbacks."""
         children = self._item_children
         for result in answer.results:
             hook = result.hook or ""
-            key = (result.outcome.value, hook, result.result_code)
+            key = (command, result.outcome.value, hook, result.result_code)
             inc = children.get(key)
             if inc is None:
-                inc = self.items.labels(key[0], hook, str(result.result_code)).inc
+                inc = self.items.labels(command, key[1], hook, str(result.result_code)).inc
                 children[key] = inc
             inc()
             if result.outcome is Outcome.DEADLINE:

@@ -1,19 +1,32 @@
-"""What hooks see and return.
+"""What hooks and observers see, and what hooks return.
 
-Hooks receive a :class:`FriendResponseItem` and its :class:`FriendResponseEvent`, and return
+Response hooks receive a :class:`FriendResponseItem` and its :class:`FriendResponseEvent`,
+request hooks a :class:`FriendAddItem` and its :class:`FriendAddEvent`; both return
 :class:`Allow`, :class:`Reject` or ``None``. The library answers Tencent from a
-:class:`FriendResponseAnswer`, which signal receivers also get. All of them are immutable: a
-hook cannot change what the hooks after it see.
+:class:`FriendResponseAnswer`, which signal receivers also get. Observers of the "after"
+callbacks receive a :class:`RelationEvent` (one subclass per command) with its
+:class:`FriendPair` s. All of them are immutable: a hook cannot change what the hooks after it
+see.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from .protocol import CODE_MAX, CODE_MIN, ResponseAction, is_code_in_range
+from .protocol import (
+    BLOCKLIST_ADDED_COMMAND,
+    BLOCKLIST_REMOVED_COMMAND,
+    CODE_MAX,
+    CODE_MIN,
+    FRIEND_ADDED_COMMAND,
+    FRIEND_DELETED_COMMAND,
+    ResponseAction,
+    is_code_in_range,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -34,13 +47,15 @@ class FriendResponseItem:
 
 @dataclass(frozen=True, slots=True)
 class InvalidItem:
-    """An element of ``ResponseFriendItem`` that names its requester but fails the item schema:
-    an unknown ``ResponseAction`` (Tencent may add one), a ``Remark`` or ``TagName`` that is
-    not a string, a missing ``ResponseAction``.
+    """An element of ``ResponseFriendItem`` (or of a request's ``FriendItem``) that names its
+    user but fails the item schema: an unknown ``ResponseAction`` (Tencent may add one), a
+    ``Remark``, ``TagName``, ``GroupName``, ``AddSource`` or ``AddWording`` that is not a
+    string, a missing ``ResponseAction``.
 
     No hook sees it: the error policy (``FRIENDCB_ON_HOOK_ERROR``) decides it, its reason is
     logged, and the other items of the callback are decided by the hooks as usual. Observers
-    find it in :attr:`FriendResponseEvent.invalid_items`.
+    find it in :attr:`FriendResponseEvent.invalid_items` (:attr:`FriendAddEvent.invalid_items`).
+    The fields of the other command are "".
     """
 
     #: Its index in ``ResponseFriendItem``.
@@ -57,6 +72,12 @@ class InvalidItem:
     remark: str = ""
     #: ``TagName`` as it came, when it was a string; "" otherwise.
     tag_name: str = ""
+    #: A request's ``GroupName`` as it came, when it was a string; "" otherwise.
+    group_name: str = ""
+    #: A request's ``AddSource`` as it came, when it was a string; "" otherwise.
+    add_source: str = ""
+    #: A request's ``AddWording`` as it came, when it was a string; "" otherwise.
+    add_wording: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +127,14 @@ class FriendResponseEvent:
         # Adding a timedelta is exact to the millisecond, unlike fromtimestamp(ms / 1000).
         return _EPOCH + timedelta(milliseconds=self.event_time_ms)
 
+    @property
+    def context(self) -> CallbackContext:
+        """Where the callback came from, as request events and handlers of other commands get
+        it."""
+        return CallbackContext(
+            self.sdkappid, self.callback_command, self.client_ip, self.opt_platform
+        )
+
     def with_results(
         self, answer: FriendResponseAnswer
     ) -> Iterator[tuple[FriendResponseItem | InvalidItem, ItemResult]]:
@@ -114,12 +143,197 @@ class FriendResponseEvent:
 
         ``zip(event.items, answer.results)`` pairs them only while no item is invalid.
         """
-        if not self.invalid_items:
-            return zip(self.items, answer.results, strict=True)
-        items: list[FriendResponseItem | InvalidItem] = list(self.items)
-        for invalid in self.invalid_items:  # in wire order, so each lands at its position
-            items.insert(invalid.position, invalid)
+        return _with_results(self.items, self.invalid_items, answer)
+
+
+@dataclass(frozen=True, slots=True)
+class FriendAddItem:
+    """One friend request being sent (an element of ``FriendItem``)."""
+
+    #: The user the request goes to (``To_Account``).
+    to_account: str
+    #: The remark the requester gives that user (``Remark``, at most 96 bytes); "" when absent.
+    remark: str = ""
+    #: The friend group the requester puts that user in (``GroupName``); "" when absent.
+    group_name: str = ""
+    #: Where the request comes from (``AddSource``, ``AddSource_Type_`` and a keyword); "" when
+    #: absent.
+    add_source: str = ""
+    #: The requester's message to that user (``AddWording``, at most 256 bytes): what a spammer
+    #: writes to every victim; "" when absent.
+    add_wording: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FriendAddEvent:
+    """One ``Sns.CallbackPrevFriendAdd`` callback: a user is sending friend requests.
+
+    A request refused here never reaches the other user.
+    """
+
+    #: The user who initiated this operation (``Requester_Account``); "" when absent.
+    requester_account: str
+    #: The user who sends the requests (``From_Account``).
+    from_account: str
+    #: ``AddType`` as it came (``Add_Type_Both`` or ``Add_Type_Single``, see
+    #: :class:`~flask_friendcb.protocol.AddType`); "" when absent.
+    add_type: str
+    #: ``ForceAddFlags``: 1 when the friendship is made whatever the other user's settings.
+    force_add_flags: int
+    #: When Tencent saw the request, in milliseconds since the Unix epoch (``EventTime``).
+    event_time_ms: int
+    #: The requests that the hooks decide, in wire order.
+    items: tuple[FriendAddItem, ...]
+    #: Where the callback came from (the query string).
+    context: CallbackContext
+    #: The requests that failed the item schema, which the error policy decides (no hook sees
+    #: them); usually empty. See :class:`InvalidItem`.
+    invalid_items: tuple[InvalidItem, ...] = ()
+
+    @property
+    def sdkappid(self) -> str:
+        """The SDKAppID the callback is for."""
+        return self.context.sdkappid
+
+    @property
+    def callback_command(self) -> str:
+        """Always ``Sns.CallbackPrevFriendAdd``."""
+        return self.context.callback_command
+
+    @property
+    def client_ip(self) -> str:
+        """The chat client's IP address (``ClientIP`` in the query), "" when absent."""
+        return self.context.client_ip
+
+    @property
+    def opt_platform(self) -> str:
+        """The chat client's platform (``OptPlatform`` in the query), "" when absent."""
+        return self.context.opt_platform
+
+    @property
+    def event_time(self) -> datetime:
+        """``event_time_ms`` as an aware UTC :class:`~datetime.datetime`."""
+        return _EPOCH + timedelta(milliseconds=self.event_time_ms)
+
+    def with_results(
+        self, answer: FriendResponseAnswer
+    ) -> Iterator[tuple[FriendAddItem | InvalidItem, ItemResult]]:
+        """Every item as it came on the wire, hooked or invalid, with its result, in wire
+        order (see :meth:`FriendResponseEvent.with_results`)."""
+        return _with_results(self.items, self.invalid_items, answer)
+
+
+def _with_results(
+    items: Sequence[FriendResponseItem | FriendAddItem],
+    invalid_items: tuple[InvalidItem, ...],
+    answer: FriendResponseAnswer,
+) -> Iterator[tuple[Any, ItemResult]]:
+    if not invalid_items:
         return zip(items, answer.results, strict=True)
+    every: list[Any] = list(items)
+    for invalid in invalid_items:  # in wire order, so each lands at its position
+        every.insert(invalid.position, invalid)
+    return zip(every, answer.results, strict=True)
+
+
+#: What a before-callback hook receives: a response's event or a request's.
+DecidedEvent = FriendResponseEvent | FriendAddEvent
+
+
+@dataclass(frozen=True, slots=True)
+class FriendPair:
+    """One relationship an "after" callback reports (an element of ``PairList``)."""
+
+    #: The user whose friend list or blocklist changed (``From_Account``).
+    from_account: str
+    #: The user added to or removed from it (``To_Account``).
+    to_account: str
+    #: Who sent the friend request that made the friendship (``Initiator_Account``,
+    #: ``Sns.CallbackFriendAdd`` only); "" when absent.
+    initiator_account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RelationEvent:
+    """One "after" callback: relationships that changed. Observers get one of its subclasses,
+    one per command; Tencent ignores what the answer says, so observers only watch."""
+
+    #: The relationships, in wire order (``PairList``).
+    pairs: tuple[FriendPair, ...]
+    #: Where the callback came from (the query string).
+    context: CallbackContext
+    #: ``EventTime`` in milliseconds since the Unix epoch, when the body carries one (Tencent's
+    #: pages do not list it for these commands); ``None`` otherwise.
+    event_time_ms: int | None = None
+
+    @property
+    def sdkappid(self) -> str:
+        """The SDKAppID the callback is for."""
+        return self.context.sdkappid
+
+    @property
+    def callback_command(self) -> str:
+        """The ``CallbackCommand`` of the callback."""
+        return self.context.callback_command
+
+    @property
+    def client_ip(self) -> str:
+        """The chat client's IP address (``ClientIP`` in the query), "" when absent."""
+        return self.context.client_ip
+
+    @property
+    def opt_platform(self) -> str:
+        """The chat client's platform (``OptPlatform`` in the query), "" when absent."""
+        return self.context.opt_platform
+
+    @property
+    def event_time(self) -> datetime | None:
+        """``event_time_ms`` as an aware UTC :class:`~datetime.datetime`, or ``None``."""
+        if self.event_time_ms is None:
+            return None
+        return _EPOCH + timedelta(milliseconds=self.event_time_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class FriendAddedEvent(RelationEvent):
+    """``Sns.CallbackFriendAdd``: friendships were made (``From_Account`` now has
+    ``To_Account`` as a friend). Not sent for friend imports."""
+
+    #: What made them (``ClientCmd``): ``friend_add`` / ``FriendAdd`` for a request that needed
+    #: no answer, ``friend_response`` / ``FriendResponse`` for an accepted request; "" when
+    #: absent.
+    client_cmd: str = ""
+    #: The admin account, when the backend added the friends (``Admin_Account``); "" otherwise.
+    admin_account: str = ""
+    #: ``ForceFlag``: 1 when an admin forced the friendship, 0 otherwise.
+    force_flag: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FriendDeletedEvent(RelationEvent):
+    """``Sns.CallbackFriendDelete``: friendships were removed (``To_Account`` is no longer in
+    ``From_Account``'s friend list), by a user or because one blocklisted the other."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistAddedEvent(RelationEvent):
+    """``Sns.CallbackBlackListAdd``: ``From_Account`` put ``To_Account`` on their blocklist:
+    the strongest spam signal there is when many users do it to one account."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistRemovedEvent(RelationEvent):
+    """``Sns.CallbackBlackListDelete``: ``From_Account`` took ``To_Account`` off their
+    blocklist."""
+
+
+#: The event class of each "after" command.
+RELATION_EVENTS: dict[str, type[RelationEvent]] = {
+    FRIEND_ADDED_COMMAND: FriendAddedEvent,
+    FRIEND_DELETED_COMMAND: FriendDeletedEvent,
+    BLOCKLIST_ADDED_COMMAND: BlocklistAddedEvent,
+    BLOCKLIST_REMOVED_COMMAND: BlocklistRemovedEvent,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +401,8 @@ class ItemResult:
     outcome: Outcome
     #: The qualified name of the hook that decided or failed, or ``None``.
     hook: str | None = None
-    #: The item's ``ResponseAction``, as it came on the wire; ``None`` for an invalid item whose
-    #: action is not one of :class:`ResponseAction`.
+    #: The item's ``ResponseAction``, as it came on the wire; ``None`` for a request's item, and
+    #: for an invalid item whose action is not one of :class:`ResponseAction`.
     response_action: ResponseAction | None = None
 
     @property
@@ -199,7 +413,8 @@ class ItemResult:
 
 @dataclass(frozen=True, slots=True)
 class FriendResponseAnswer:
-    """The answer to one friend-response callback: one result per item, in wire order."""
+    """The answer to one "before" callback (a response's or a request's): one result per item,
+    in wire order."""
 
     results: tuple[ItemResult, ...]
 

@@ -9,8 +9,30 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-#: The command this library decides on.
+#: Before a friend request is answered: its items are decided (``on_friend_response``).
 FRIEND_RESPONSE_COMMAND = "Sns.CallbackPrevFriendResponse"
+#: Before a friend request is sent: its items are decided (``on_friend_add``).
+FRIEND_ADD_COMMAND = "Sns.CallbackPrevFriendAdd"
+#: After a friendship is made (``on_friend_added``).
+FRIEND_ADDED_COMMAND = "Sns.CallbackFriendAdd"
+#: After a friendship is removed, by a user or by blocklisting (``on_friend_deleted``).
+FRIEND_DELETED_COMMAND = "Sns.CallbackFriendDelete"
+#: After a user puts another on their blocklist (``on_blocklist_added``).
+BLOCKLIST_ADDED_COMMAND = "Sns.CallbackBlackListAdd"
+#: After a user takes another off their blocklist (``on_blocklist_removed``).
+BLOCKLIST_REMOVED_COMMAND = "Sns.CallbackBlackListDelete"
+
+#: The "before" commands: each item is decided by hooks and answered in ``ResultItem``.
+DECIDED_COMMANDS = (FRIEND_RESPONSE_COMMAND, FRIEND_ADD_COMMAND)
+#: The "after" commands: observed, and always answered with the plain OK.
+OBSERVED_COMMANDS = (
+    FRIEND_ADDED_COMMAND,
+    FRIEND_DELETED_COMMAND,
+    BLOCKLIST_ADDED_COMMAND,
+    BLOCKLIST_REMOVED_COMMAND,
+)
+#: Every friend callback this library types.
+FRIEND_COMMANDS = DECIDED_COMMANDS + OBSERVED_COMMANDS
 
 # Query-string keys, spelled exactly as Tencent sends them.
 QUERY_SDKAPPID = "SdkAppid"
@@ -43,6 +65,60 @@ SAMPLE_REQUEST: dict[str, Any] = {
     "EventTime": 1631777645424,
 }
 
+#: The sample request of Tencent's page for ``Sns.CallbackPrevFriendAdd``.
+SAMPLE_FRIEND_ADD_REQUEST: dict[str, Any] = {
+    "CallbackCommand": "Sns.CallbackPrevFriendAdd",
+    "Requester_Account": "id",
+    "From_Account": "id",
+    "FriendItem": [
+        {
+            "To_Account": "id1",
+            "Remark": "remark1",
+            "GroupName": "group1",
+            "AddSource": "AddSource_Type_Android",
+            "AddWording": "this is id1!",
+        },
+        {
+            "To_Account": "id2",
+            "Remark": "remark2",
+            "GroupName": "group1",
+            "AddSource": "AddSource_Type_Android",
+            "AddWording": "this is id2!",
+        },
+    ],
+    "AddType": "Add_Type_Both",
+    "ForceAddFlags": 0,
+    "EventTime": 1631777344870,
+}
+
+#: The sample requests of Tencent's pages for the "after" commands, by command.
+SAMPLE_OBSERVED_REQUESTS: dict[str, dict[str, Any]] = {
+    "Sns.CallbackFriendAdd": {
+        "CallbackCommand": "Sns.CallbackFriendAdd",
+        "PairList": [
+            {"From_Account": "id", "To_Account": "id1", "Initiator_Account": "id"},
+            {"From_Account": "id", "To_Account": "id2", "Initiator_Account": "id"},
+        ],
+        "ClientCmd": "friend_add",
+        "Admin_Account": "",
+        "ForceFlag": 0,
+    },
+    **{
+        command: {
+            "CallbackCommand": command,
+            "PairList": [
+                {"From_Account": "id", "To_Account": "id1"},
+                {"From_Account": "id", "To_Account": "id2"},
+            ],
+        }
+        for command in (
+            "Sns.CallbackFriendDelete",
+            "Sns.CallbackBlackListAdd",
+            "Sns.CallbackBlackListDelete",
+        )
+    },
+}
+
 #: Lowest and highest code Tencent accepts to refuse an item (``ResultCode``) or to report a
 #: failure (``ErrorCode``); both ends are included.
 CODE_MIN = 38000
@@ -61,6 +137,22 @@ class ResponseAction(str, enum.Enum):
     AGREE = "Response_Action_Agree"
     #: Decline the request.
     REJECT = "Response_Action_Reject"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class AddType(str, enum.Enum):
+    """What kind of friendship a request asks for (``AddType`` on the wire).
+
+    Kept as text on the event (:attr:`~flask_friendcb.models.FriendAddEvent.add_type`), since
+    Tencent may add values; these members compare equal to it.
+    """
+
+    #: Both users become each other's friend.
+    BOTH = "Add_Type_Both"
+    #: Only the requester adds the other user.
+    SINGLE = "Add_Type_Single"
 
     def __str__(self) -> str:
         return self.value

@@ -29,7 +29,7 @@ from marshmallow.decorators import (
 )
 from marshmallow.types import UnknownOption
 
-from .models import FriendResponseItem, InvalidItem
+from .models import FriendAddItem, FriendPair, FriendResponseItem, InvalidItem
 from .protocol import (
     QUERY_CLIENT_IP,
     QUERY_COMMAND,
@@ -178,6 +178,35 @@ class _EventTime(fields.Integer):
         return result
 
 
+class _Flag(fields.Integer):
+    """An integer flag (``ForceAddFlags``, ``ForceFlag``) that may be absent or null: both read
+    as 0."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, load_default=0, allow_none=True, **kwargs)
+
+    def deserialize(
+        self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kw: Any
+    ) -> int:
+        if type(value) is int:
+            return value
+        result = super().deserialize(value, attr, data, **kw)
+        return 0 if result is None else int(result)
+
+
+class _OptionalEventTime(fields.Integer):
+    """``EventTime`` where the body may leave it out (the "after" commands): ``None`` then."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            strict=True,
+            load_default=None,
+            allow_none=True,
+            validate=validate.Range(min=0, max=MAX_EVENT_TIME_MS),
+            **kwargs,
+        )
+
+
 class _DirectSchema(Schema):
     """A schema whose plain ``load`` and ``dump`` call its fields directly.
 
@@ -308,15 +337,16 @@ MAX_ITEMS = 1000
 _MAX_ITEMS_CHECK = validate.Length(max=MAX_ITEMS, error="More than {max} items.")
 
 
-class PartlyInvalidItems(list[FriendResponseItem | InvalidItem | None]):
-    """What ``ResponseFriendItem`` loads as when some items fail the item schema: every item
-    in wire order, each a :class:`FriendResponseItem` or an :class:`InvalidItem`. When every
-    item loads, it is a plain list of :class:`FriendResponseItem` (the common case, which
-    costs nothing more)."""
+class PartlyInvalidItems(list[Any]):
+    """What an item list (``ResponseFriendItem``, ``FriendItem``) loads as when some items fail
+    the item schema: every item in wire order, each an item or an :class:`InvalidItem`. When
+    every item loads, it is a plain list of items (the common case, which costs nothing
+    more)."""
 
 
-class _ItemList(fields.List[FriendResponseItem | InvalidItem]):
-    """``ResponseFriendItem``: a list of :class:`FriendResponseItemSchema`; null reads as [].
+class _ItemList(fields.List[Any]):
+    """A list of items (``ResponseFriendItem``, ``FriendItem``) loaded by ``item_schema``;
+    null reads as [].
 
     A list of objects goes straight to the item schema's ``load``. One bad item costs one item:
     an object whose ``To_Account`` is a non-empty string but that fails the item schema loads
@@ -326,9 +356,9 @@ class _ItemList(fields.List[FriendResponseItem | InvalidItem]):
     its index.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, item_schema: type[_DirectSchema], **kwargs: Any) -> None:
         super().__init__(
-            fields.Nested(FriendResponseItemSchema),
+            fields.Nested(item_schema),
             required=True,
             validate=_MAX_ITEMS_CHECK,
             **kwargs,
@@ -336,7 +366,7 @@ class _ItemList(fields.List[FriendResponseItem | InvalidItem]):
 
     def deserialize(
         self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kw: Any
-    ) -> list[FriendResponseItem | InvalidItem | None]:
+    ) -> list[Any]:
         if value is None:
             # Tencent's peers (Go, Java) read a null list as empty; so does this library.
             return []
@@ -348,7 +378,7 @@ class _ItemList(fields.List[FriendResponseItem | InvalidItem]):
         # only call _deserialize.
         if type(value) is list and not kw:
             load = self.inner.schema.load  # type: ignore[attr-defined]
-            items: list[FriendResponseItem | InvalidItem | None] = []
+            items: list[Any] = []
             try:
                 for each in value:
                     if type(each) is not dict:
@@ -357,20 +387,27 @@ class _ItemList(fields.List[FriendResponseItem | InvalidItem]):
                 else:
                     return items
             except ValidationError:
-                tolerated = _load_tolerantly(value, load)
+                tolerated = _load_tolerantly(value, load, self.data_key or "items")
                 if tolerated is not None:
                     return tolerated
-        result: list[FriendResponseItem | InvalidItem | None] = super().deserialize(
-            value, attr, data, **kw
-        )
+        result: list[Any] = super().deserialize(value, attr, data, **kw)
         return result
 
 
-_TO_ACCOUNT = FriendResponseItemSchema().fields["to_account"]
+_TO_ACCOUNT = _Account(data_key="To_Account")
+# The text fields an invalid item keeps, as they came, when they are strings: each command's.
+_INVALID_TEXT = (
+    ("response_action", "ResponseAction"),
+    ("remark", "Remark"),
+    ("tag_name", "TagName"),
+    ("group_name", "GroupName"),
+    ("add_source", "AddSource"),
+    ("add_wording", "AddWording"),
+)
 
 
 def _load_tolerantly(
-    value: list[Any], load: Callable[[dict[str, Any]], FriendResponseItem]
+    value: list[Any], load: Callable[[dict[str, Any]], Any], list_key: str
 ) -> PartlyInvalidItems | None:
     """Each element loaded, or an :class:`InvalidItem` when it fails the item schema; ``None``
     when an element is not an object or has no usable ``To_Account``, which refuses the whole
@@ -388,16 +425,12 @@ def _load_tolerantly(
             to_account = _TO_ACCOUNT.deserialize(each.get("To_Account", missing))
         except ValidationError:
             return None
-        if not isinstance(to_account, str):  # cannot be: the field loads str or raises
-            return None
         items.append(
             InvalidItem(
                 position=position,
                 to_account=to_account,
-                reason=describe_errors({"ResponseFriendItem": {position: messages}}),
-                response_action=_text(each.get("ResponseAction")),
-                remark=_text(each.get("Remark")),
-                tag_name=_text(each.get("TagName")),
+                reason=describe_errors({list_key: {position: messages}}),
+                **{name: _text(each.get(key)) for name, key in _INVALID_TEXT},
             )
         )
     return items
@@ -413,8 +446,87 @@ class FriendResponseBodySchema(_DirectSchema):
 
     requester_account = _OptionalText(data_key="Requester_Account")
     from_account = _Account(data_key="From_Account")
-    items = _ItemList(data_key="ResponseFriendItem")
+    items = _ItemList(FriendResponseItemSchema, data_key="ResponseFriendItem")
     event_time_ms = _EventTime(data_key="EventTime")
+
+
+class FriendAddItemSchema(_DirectSchema):
+    """One element of a request's ``FriendItem``."""
+
+    to_account = _Account(data_key="To_Account")
+    remark = _OptionalText(data_key="Remark")
+    group_name = _OptionalText(data_key="GroupName")
+    add_source = _OptionalText(data_key="AddSource")
+    add_wording = _OptionalText(data_key="AddWording")
+
+    @post_load
+    def _make_item(self, data: dict[str, Any], **kwargs: Any) -> FriendAddItem:
+        return FriendAddItem(**data)
+
+
+class FriendAddBodySchema(_DirectSchema):
+    """The body of ``Sns.CallbackPrevFriendAdd``."""
+
+    requester_account = _OptionalText(data_key="Requester_Account")
+    from_account = _Account(data_key="From_Account")
+    items = _ItemList(FriendAddItemSchema, data_key="FriendItem")
+    add_type = _OptionalText(data_key="AddType")
+    force_add_flags = _Flag(data_key="ForceAddFlags")
+    event_time_ms = _EventTime(data_key="EventTime")
+
+
+class FriendPairSchema(_DirectSchema):
+    """One element of an "after" callback's ``PairList``."""
+
+    from_account = _Account(data_key="From_Account")
+    to_account = _Account(data_key="To_Account")
+    initiator_account = _OptionalText(data_key="Initiator_Account")
+
+    @post_load
+    def _make_pair(self, data: dict[str, Any], **kwargs: Any) -> FriendPair:
+        return FriendPair(**data)
+
+
+class _PairList(fields.List[FriendPair]):
+    """``PairList``: a list of :class:`FriendPairSchema`; null reads as []. A pair that fails
+    its schema fails the body (observers only watch: nothing is decided per pair)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            fields.Nested(FriendPairSchema), required=True, validate=_MAX_ITEMS_CHECK, **kwargs
+        )
+
+    def deserialize(  # type: ignore[override]
+        self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kw: Any
+    ) -> list[FriendPair]:
+        if value is None:
+            return []
+        if isinstance(value, list):
+            _MAX_ITEMS_CHECK(value)
+            if not kw and all(type(each) is dict for each in value):
+                load = self.inner.schema.load  # type: ignore[attr-defined]
+                try:
+                    return [load(each) for each in value]
+                except ValidationError:
+                    pass  # marshmallow's own path reports every pair at fault
+        result: list[FriendPair] = super().deserialize(value, attr, data, **kw)
+        return result
+
+
+class RelationBodySchema(_DirectSchema):
+    """The body of ``Sns.CallbackFriendDelete``, ``Sns.CallbackBlackListAdd`` and
+    ``Sns.CallbackBlackListDelete``."""
+
+    pairs = _PairList(data_key="PairList")
+    event_time_ms = _OptionalEventTime(data_key="EventTime")
+
+
+class FriendAddedBodySchema(RelationBodySchema):
+    """The body of ``Sns.CallbackFriendAdd``."""
+
+    client_cmd = _OptionalText(data_key="ClientCmd")
+    admin_account = _OptionalText(data_key="Admin_Account")
+    force_flag = _Flag(data_key="ForceFlag")
 
 
 class ResultItemSchema(_DirectSchema):
@@ -475,10 +587,15 @@ def _flatten(messages: Any, path: str) -> Iterator[tuple[str, str]]:
 __all__ = [
     "CallbackQuery",
     "EnvelopeSchema",
+    "FriendAddBodySchema",
+    "FriendAddItemSchema",
+    "FriendAddedBodySchema",
+    "FriendPairSchema",
     "FriendResponseAnswerSchema",
     "FriendResponseBodySchema",
     "FriendResponseItemSchema",
     "PartlyInvalidItems",
+    "RelationBodySchema",
     "ResultItemSchema",
     "ValidationError",
     "describe_errors",

@@ -14,6 +14,11 @@ ignored, so watching can never cost Tencent its answer::
 ``answer.results`` has one result per wire item; ``event.items`` holds only the items the hooks
 decided, without those that failed the item schema (``event.invalid_items``), so
 ``event.with_results(answer)`` is how to pair them.
+
+:data:`event_received` and :data:`answer_decided` are sent for both "before" commands: ``event``
+is a :class:`~flask_friendcb.models.FriendResponseEvent` or a
+:class:`~flask_friendcb.models.FriendAddEvent` (``event.callback_command`` tells which).
+:data:`relation_changed` is sent for the four "after" commands.
 """
 
 from __future__ import annotations
@@ -24,19 +29,25 @@ from typing import Any
 
 from blinker import NamedSignal, Namespace
 
-from .models import FriendResponseAnswer, FriendResponseEvent
+from .models import DecidedEvent, FriendResponseAnswer, RelationEvent
 
 logger = logging.getLogger("flask_friendcb")
 
 friendcb_signals = Namespace()
 
-#: Sent with ``event`` (a :class:`~flask_friendcb.models.FriendResponseEvent`) for every
-#: authenticated, well-formed friend-response callback, before the hooks run.
+#: Sent with ``event`` (a :class:`~flask_friendcb.models.FriendResponseEvent` or
+#: :class:`~flask_friendcb.models.FriendAddEvent`) for every authenticated, well-formed
+#: friend-response or friend-request callback, before the hooks run.
 event_received = friendcb_signals.signal("friendcb-event-received")
 
 #: Sent with ``event`` and ``answer`` (a :class:`~flask_friendcb.models.FriendResponseAnswer`)
 #: once the hooks have decided, before the answer is sent.
 answer_decided = friendcb_signals.signal("friendcb-answer-decided")
+
+#: Sent with ``event`` (a :class:`~flask_friendcb.models.RelationEvent` subclass) for every
+#: authenticated, well-formed "after" callback (friend added or deleted, blocklist changed),
+#: after its observers ran.
+relation_changed = friendcb_signals.signal("friendcb-relation-changed")
 
 
 class SignalSender:
@@ -50,13 +61,17 @@ class SignalSender:
     def __init__(self, sender: Any) -> None:
         self.sender = sender
 
-    def event_received(self, event: FriendResponseEvent) -> None:
+    def event_received(self, event: DecidedEvent) -> None:
         """Send :data:`event_received`."""
         _send(event_received, self.sender, event=event)
 
-    def answer_decided(self, event: FriendResponseEvent, answer: FriendResponseAnswer) -> None:
+    def answer_decided(self, event: DecidedEvent, answer: FriendResponseAnswer) -> None:
         """Send :data:`answer_decided`."""
         _send(answer_decided, self.sender, event=event, answer=answer)
+
+    def relation_changed(self, event: RelationEvent) -> None:
+        """Send :data:`relation_changed`."""
+        _send(relation_changed, self.sender, event=event)
 
 
 def _send(signal: NamedSignal, sender: Any, **kwargs: Any) -> None:

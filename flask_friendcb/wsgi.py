@@ -127,6 +127,7 @@ class FriendCallbackMiddleware(HookDecorators):
             self.hooks,
             on_event=signals.event_received,
             on_answer=signals.answer_decided,
+            on_relation=signals.relation_changed,
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -4,6 +4,8 @@ other routes: in process, through Werkzeug's threaded server, and through gunico
 
 from __future__ import annotations
 
+import asyncio
+
 import contextlib
 import http.client
 import json
@@ -145,7 +147,7 @@ def test_a_bug_past_every_check_still_gets_the_protocols_json(
     def broken(*args: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("flask_friendcb.friend_response.decide", broken)
+    monkeypatch.setattr("flask_friendcb.decisions.decide", broken)
     answer = rejecting.post(items("a"))
     assert answer.status == 500
     assert answer.headers["Content-Type"] == "application/json"
@@ -168,14 +170,18 @@ def test_a_hook_assigning_to_the_frozen_event_fails_alone(rejecting: Receiver) -
     assert result_codes(answer) == [("a", 0), ("b", HOOK_FAILED), ("c", 0)]
 
 
-def test_async_hooks_are_refused_at_registration() -> None:
-    async def remote_check(item: Any, event: Any) -> None:
-        return None
+def test_async_hooks_run_to_their_end_in_a_sync_adapter(rejecting: Receiver) -> None:
+    # One module of hooks serves a Flask and an ASGI deployment: here, in the request's thread,
+    # an async hook runs on an event loop of its own, and its decision counts.
+    @rejecting.hooks.on_friend_response
+    async def remote_check(item: FriendResponseItem, event: Any) -> Reject | None:
+        await asyncio.sleep(0)
+        if item.to_account == "b":
+            raise RuntimeError("remote check down")
+        return Reject(38005, "remote says no") if item.to_account == "c" else None
 
-    with pytest.raises(TypeError, match="not async"):
-        HookRegistry().on_friend_response(remote_check)
-    with pytest.raises(TypeError, match="not async"):
-        HookRegistry().on_friend_response(actions=["Response_Action_Agree"])(remote_check)
+    answer = rejecting.post(items("a", "b", "c"))
+    assert result_codes(answer) == [("a", 0), ("b", HOOK_FAILED), ("c", 38005)]
 
 
 def test_outcomes_name_each_failure(rejecting: Receiver) -> None:

@@ -85,10 +85,15 @@ def test_callbacks_are_counted_by_status_and_error_code(measured: Receiver) -> N
     assert measured.post(b"{", measured.query()).status == 400
     assert measured.post(method="GET").status == 405
     counted = "friendcb_callbacks_total"
-    assert values.delta(counted, status="200", error_code="0") == 2
-    assert values.delta(counted, status="401", error_code="38902") == 1
-    assert values.delta(counted, status="400", error_code="38910") == 1
-    assert values.delta(counted, status="405", error_code="38920") == 1
+    assert (
+        values.delta(
+            counted, status="200", error_code="0", command="Sns.CallbackPrevFriendResponse"
+        )
+        == 2
+    )
+    assert values.delta(counted, status="401", error_code="38902", command="") == 1
+    assert values.delta(counted, status="400", error_code="38910", command="") == 1
+    assert values.delta(counted, status="405", error_code="38920", command="") == 1
 
 
 def test_items_are_counted_by_outcome_hook_and_result_code(measured: Receiver) -> None:
@@ -97,10 +102,46 @@ def test_items_are_counted_by_outcome_hook_and_result_code(measured: Receiver) -
     body["ResponseFriendItem"].append({"To_Account": "odd", "ResponseAction": "New_Action"})
     assert measured.post(body).status == 200
     counted = "friendcb_items_total"
-    assert values.delta(counted, outcome="no_decision", hook="", result_code="0") == 1
-    assert values.delta(counted, outcome="rejected", hook=HOOK, result_code="38001") == 2
-    assert values.delta(counted, outcome="hook_error", hook=HOOK, result_code="0") == 1
-    assert values.delta(counted, outcome="invalid_item", hook="", result_code="0") == 1
+    assert (
+        values.delta(
+            counted,
+            command="Sns.CallbackPrevFriendResponse",
+            outcome="no_decision",
+            hook="",
+            result_code="0",
+        )
+        == 1
+    )
+    assert (
+        values.delta(
+            counted,
+            command="Sns.CallbackPrevFriendResponse",
+            outcome="rejected",
+            hook=HOOK,
+            result_code="38001",
+        )
+        == 2
+    )
+    assert (
+        values.delta(
+            counted,
+            command="Sns.CallbackPrevFriendResponse",
+            outcome="hook_error",
+            hook=HOOK,
+            result_code="0",
+        )
+        == 1
+    )
+    assert (
+        values.delta(
+            counted,
+            command="Sns.CallbackPrevFriendResponse",
+            outcome="invalid_item",
+            hook="",
+            result_code="0",
+        )
+        == 1
+    )
     # The hook ran on four items (not on the invalid one), raising once: four observations.
     assert values.delta("friendcb_hook_duration_seconds_count", hook=HOOK) == 4
     assert values.delta("friendcb_hook_duration_seconds_sum", hook=HOOK) > 0
@@ -120,7 +161,16 @@ def test_deadline_fallbacks_are_counted(kind: str) -> None:
     assert [r["ResultCode"] for r in answer.json["ResultItem"]] == [0, 0, 0]
     assert values.delta("friendcb_deadline_fallbacks_total") == 2
     hook = f"{__name__}.test_deadline_fallbacks_are_counted.<locals>.slow"
-    assert values.delta("friendcb_items_total", outcome="deadline", hook=hook, result_code="0") == 2
+    assert (
+        values.delta(
+            "friendcb_items_total",
+            command="Sns.CallbackPrevFriendResponse",
+            outcome="deadline",
+            hook=hook,
+            result_code="0",
+        )
+        == 2
+    )
     assert values.delta("friendcb_hook_duration_seconds_count", hook=hook) == 1
 
 
@@ -295,14 +345,32 @@ def test_gunicorn_workers_are_counted_as_one_service(two_workers: str) -> None:
                 served_by.add(headers["X-Worker"])
                 text = body.decode()
                 assert (
-                    scraped(text, "friendcb_callbacks_total", error_code="0", status="200")
+                    scraped(
+                        text,
+                        "friendcb_callbacks_total",
+                        error_code="0",
+                        status="200",
+                        command="Sns.CallbackPrevFriendResponse",
+                    )
                     == callbacks
                 )
                 assert (
-                    scraped(text, "friendcb_callbacks_total", error_code="38902", status="401") == 1
+                    scraped(
+                        text,
+                        "friendcb_callbacks_total",
+                        error_code="38902",
+                        status="401",
+                        command="",
+                    )
+                    == 1
                 )
                 hook = "tests.metrics_app.create_app.<locals>.refuse_spam"
-                rejected = {"hook": hook, "outcome": "rejected", "result_code": "38001"}
+                rejected = {
+                    "command": "Sns.CallbackPrevFriendResponse",
+                    "hook": hook,
+                    "outcome": "rejected",
+                    "result_code": "38001",
+                }
                 assert scraped(text, "friendcb_items_total", **rejected) == callbacks
                 assert (
                     scraped(text, "friendcb_hook_duration_seconds_count", hook=hook)
@@ -332,7 +400,15 @@ def test_the_docs_flask_example_serves_the_metrics() -> None:
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     assert b"friendcb_items_total" in response.data
-    assert values.delta("friendcb_callbacks_total", status="200", error_code="0") == 1
+    assert (
+        values.delta(
+            "friendcb_callbacks_total",
+            status="200",
+            error_code="0",
+            command="Sns.CallbackPrevFriendResponse",
+        )
+        == 1
+    )
 
 
 def test_the_docs_name_every_metric() -> None:
