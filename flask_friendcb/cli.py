@@ -13,20 +13,47 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .auth import sign
-from .protocol import ResponseAction
+from .protocol import (
+    FRIEND_ADD_COMMAND,
+    FRIEND_ADDED_COMMAND,
+    FRIEND_COMMANDS,
+    FRIEND_RESPONSE_COMMAND,
+    OBSERVED_COMMANDS,
+    AddType,
+    ResponseAction,
+)
 from .state import callback_paths, get_state
-from .testing import callback_query, friend_response_body, response_item, signed_client
+from .testing import (
+    callback_query,
+    friend_add_body,
+    friend_add_item,
+    friend_added_body,
+    friend_response_body,
+    relation_body,
+    response_item,
+    signed_client,
+)
 
 _ACTIONS = {
     "agree-and-add": ResponseAction.AGREE_AND_ADD,
     "agree": ResponseAction.AGREE,
     "reject": ResponseAction.REJECT,
 }
+_ADD_TYPES = {"both": AddType.BOTH, "single": AddType.SINGLE}
+# The names of the console's checklist, for `check`.
+_CONSOLE_NAMES = {
+    FRIEND_RESPONSE_COMMAND: "Before a Friend Request Is Responded",
+    FRIEND_ADD_COMMAND: "Before a Friend Is Added",
+    FRIEND_ADDED_COMMAND: "After a Friend Is Added",
+    "Sns.CallbackFriendDelete": "After a Friend Is Deleted",
+    "Sns.CallbackBlackListAdd": "After a User Is Added to Blocklist",
+    "Sns.CallbackBlackListDelete": "After a User Is Removed from Blocklist",
+}
 
 
 def add_commands(group: click.Group) -> None:
     """Attach the commands to a blueprint's CLI group (``flask friendcb``)."""
-    group.help = "Tencent Cloud Chat friend-response callbacks."
+    group.help = "Tencent Cloud Chat friend callbacks."
     group.add_command(sign_command)
     group.add_command(send_command)
     group.add_command(check_command)
@@ -52,27 +79,54 @@ def sign_command(token: str | None, request_time: int | None) -> None:
 @click.command("send")
 @with_appcontext
 @click.option(
+    "--command",
+    type=click.Choice(FRIEND_COMMANDS),
+    default=FRIEND_RESPONSE_COMMAND,
+    show_default=True,
+    help="The CallbackCommand to send.",
+)
+@click.option(
     "--from",
     "from_account",
-    default="responder",
-    show_default=True,
-    help="From_Account: the user who answers the friend requests.",
+    help="From_Account: who answers (a response), who asks (a request), or whose friend list "
+    "or blocklist changed (an after command). Default: responder, requester, user.",
 )
 @click.option(
     "--to",
     "to_accounts",
     multiple=True,
-    help="To_Account: a user whose request is answered; repeat for several items.",
+    help="To_Account: one item (or pair) per --to; repeat for several.",
 )
 @click.option(
     "--action",
     type=click.Choice(sorted(_ACTIONS)),
     default="agree-and-add",
     show_default=True,
-    help="The ResponseAction of every item.",
+    help="The ResponseAction of every item (Sns.CallbackPrevFriendResponse).",
 )
 @click.option("--remark", default="", help="Remark of every item.")
-@click.option("--tag", default="", help="TagName of every item.")
+@click.option("--tag", default="", help="TagName of every item (a response).")
+@click.option("--wording", default="", help="AddWording of every item (a request).")
+@click.option("--group", default="", help="GroupName of every item (a request).")
+@click.option(
+    "--source",
+    default="AddSource_Type_Android",
+    show_default=True,
+    help="AddSource of every item (a request).",
+)
+@click.option(
+    "--add-type",
+    type=click.Choice(sorted(_ADD_TYPES)),
+    default="both",
+    show_default=True,
+    help="AddType (a request).",
+)
+@click.option(
+    "--client-cmd",
+    default="friend_response",
+    show_default=True,
+    help="ClientCmd (Sns.CallbackFriendAdd).",
+)
 @click.option(
     "--count",
     type=click.IntRange(min=1),
@@ -84,28 +138,53 @@ def sign_command(token: str | None, request_time: int | None) -> None:
 @click.option("--client-ip", default="127.0.0.1", show_default=True, help="ClientIP.")
 @click.option("--platform", default="RESTAPI", show_default=True, help="OptPlatform.")
 def send_command(
-    from_account: str,
+    command: str,
+    from_account: str | None,
     to_accounts: tuple[str, ...],
     action: str,
     remark: str,
     tag: str,
+    wording: str,
+    group: str,
+    source: str,
+    add_type: str,
+    client_cmd: str,
     count: int,
     url: str | None,
     client_ip: str,
     platform: str,
 ) -> None:
-    """Send a signed friend-response callback, as Tencent would, and print the answer.
+    """Send a signed friend callback, as Tencent would, and print the answer.
 
     Without --url the callback goes to this app's own route, in process; with --url it is
-    posted over HTTP, signed with this app's SdkAppid and token.
+    posted over HTTP, signed with this app's SdkAppid and token. For example
+    `send --command Sns.CallbackPrevFriendAdd --from farm01 --to alice --wording "..."`.
     """
     settings = get_state(current_app).settings
-    items = [
-        response_item(to, _ACTIONS[action], remark=remark, tag_name=tag)
-        for to in (to_accounts or ("requester",))
-    ]
+    if command == FRIEND_RESPONSE_COMMAND:
+        items = [
+            response_item(to, _ACTIONS[action], remark=remark, tag_name=tag)
+            for to in (to_accounts or ("requester",))
+        ]
+    elif command == FRIEND_ADD_COMMAND:
+        items = [
+            friend_add_item(to, wording=wording, remark=remark, group_name=group, add_source=source)
+            for to in (to_accounts or ("recipient",))
+        ]
     for _ in range(count):
-        body = friend_response_body(from_account, items)
+        if command == FRIEND_RESPONSE_COMMAND:
+            body = friend_response_body(from_account or "responder", items)
+        elif command == FRIEND_ADD_COMMAND:
+            body = friend_add_body(
+                from_account or "requester", items, add_type=_ADD_TYPES[add_type]
+            )
+        else:
+            who = from_account or "user"
+            pairs = [(who, to) for to in (to_accounts or ("other",))]
+            if command == FRIEND_ADDED_COMMAND:
+                body = friend_added_body([(*pair, who) for pair in pairs], client_cmd=client_cmd)
+            else:
+                body = relation_body(command, pairs)
         if url is None:
             response = signed_client(current_app).callback(
                 body, ClientIP=client_ip, OptPlatform=platform
@@ -116,6 +195,7 @@ def send_command(
                 settings.sdkappid,
                 token=settings.tokens[0] if settings.tokens else None,
                 request_time=int(settings.clock()),
+                command=command,
                 client_ip=client_ip,
                 opt_platform=platform,
             )
@@ -138,13 +218,29 @@ def check_command() -> None:
     click.echo(f"Max skew:        {settings.max_skew:g} s")
     click.echo(f"Deadline:        {settings.deadline:g} s, then {settings.on_hook_error!r}")
     click.echo(f"Max body:        {settings.max_content_length} bytes")
-    click.echo(f"Hooks:           {len(get_state(app).hooks)}")
+    hooks = get_state(app).hooks
+    watched = {
+        FRIEND_RESPONSE_COMMAND: len(hooks),
+        FRIEND_ADD_COMMAND: len(hooks.request_hooks),
+        **{command: len(hooks.observers_for(command)) for command in OBSERVED_COMMANDS},
+    }
+    click.echo(
+        f"Hooks:           {len(hooks)} on responses, {len(hooks.request_hooks)} on requests"
+    )
+    observers = sum(watched[command] for command in OBSERVED_COMMANDS)
+    click.echo(f"Observers:       {observers} on after-callbacks")
     for path in paths:
         click.echo(f"Callback URL:    https://<your host>{path}")
+    enable = [_CONSOLE_NAMES[command] for command, count in watched.items() if count]
     click.echo(
         "In Tencent's console (Callback Configuration): set the callback URL above, "
         + ("the same token, " if settings.tokens else "no token, ")
-        + "and enable 'Before a Friend Request Is Responded'."
+        + "and enable "
+        + (
+            ", ".join(f"'{name}'" for name in enable)
+            or f"'{_CONSOLE_NAMES[FRIEND_RESPONSE_COMMAND]}'"
+        )
+        + "."
     )
     if not settings.tokens:
         click.secho("Warning: without a token anyone who knows the URL can call it.", fg="yellow")

@@ -21,8 +21,14 @@ from marshmallow import fields, validate
 
 from ._version import __version__
 from .protocol import (
+    BLOCKLIST_ADDED_COMMAND,
+    BLOCKLIST_REMOVED_COMMAND,
     CODE_MAX,
     CODE_MIN,
+    FRIEND_ADD_COMMAND,
+    FRIEND_ADDED_COMMAND,
+    FRIEND_COMMANDS,
+    FRIEND_DELETED_COMMAND,
     FRIEND_RESPONSE_COMMAND,
     QUERY_CLIENT_IP,
     QUERY_COMMAND,
@@ -31,14 +37,23 @@ from .protocol import (
     QUERY_REQUEST_TIME,
     QUERY_SDKAPPID,
     QUERY_SIGN,
+    SAMPLE_FRIEND_ADD_REQUEST,
+    SAMPLE_OBSERVED_REQUESTS,
     SAMPLE_REQUEST,
     TENCENT_TIMEOUT,
     ErrorCode,
 )
-from .schemas import EnvelopeSchema, FriendResponseAnswerSchema, FriendResponseBodySchema
+from .schemas import (
+    EnvelopeSchema,
+    FriendAddBodySchema,
+    FriendAddedBodySchema,
+    FriendResponseAnswerSchema,
+    FriendResponseBodySchema,
+    RelationBodySchema,
+)
 
 OPENAPI_VERSION = "3.1.0"
-_TITLE = "Tencent Cloud Chat friend-response callback"
+_TITLE = "Tencent Cloud Chat friend callbacks"
 
 #: The ``ErrorCode`` values each refusal status carries; the handler raises them in pairs.
 STATUS_CODES: Mapping[int, tuple[ErrorCode, ...]] = {
@@ -77,17 +92,24 @@ _STATUS_DESCRIPTIONS = {
 }
 
 _CALLBACK_DESCRIPTION = f"""\
-Tencent Cloud Chat calls this endpoint when a user answers friend requests through the client \
-SDK, before the answer is applied, and waits at most {TENCENT_TIMEOUT:g} seconds.
+Tencent Cloud Chat sends every friend callback of an application to this one endpoint, told \
+apart by `CallbackCommand`, and waits at most {TENCENT_TIMEOUT:g} seconds for each answer.
 
-The answer has one `ResultItem` per `ResponseFriendItem`, in the same order: `ResultCode` 0 \
-lets that friend operation go ahead, a code in [{CODE_MIN}, {CODE_MAX}] blocks it. Tencent \
-ignores a non-zero `ErrorCode` by default, so refusals of the whole request never block anything.
+The "before" callbacks are decided item by item: `{FRIEND_RESPONSE_COMMAND}` (a user answers \
+friend requests through the client SDK; one `ResultItem` per `ResponseFriendItem`) and \
+`{FRIEND_ADD_COMMAND}` (a user sends friend requests; one `ResultItem` per `FriendItem`), in \
+the same order: `ResultCode` 0 lets that friend operation go ahead, a code in \
+[{CODE_MIN}, {CODE_MAX}] blocks it. Tencent ignores a non-zero `ErrorCode` by default, so \
+refusals of the whole request never block anything.
+
+The "after" callbacks (`{FRIEND_ADDED_COMMAND}`, `{FRIEND_DELETED_COMMAND}`, \
+`{BLOCKLIST_ADDED_COMMAND}`, `{BLOCKLIST_REMOVED_COMMAND}`) are observed and answered `200` \
+with `ActionStatus` OK once authenticated; a `PairList` that fails its schema is refused (400).
 
 Checks run cheapest first: the method, the query (`SdkAppid`, `Sign`, `RequestTime`), and only \
-then the body. Tencent sends every enabled callback to the same URL: a request whose \
-`CallbackCommand` is not `{FRIEND_RESPONSE_COMMAND}` is authenticated the same way and answered \
-`200` with `ActionStatus` OK, plus whatever the application's handler for that command adds."""
+then the body, read by the schema of its command. A request for any other command is \
+authenticated the same way and answered `200` with `ActionStatus` OK, plus whatever the \
+application's handler for that command adds."""
 
 # Prose for the generated schemas, by component and wire name.
 _PROPERTY_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
@@ -113,12 +135,59 @@ _PROPERTY_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
         "`Response_Action_Reject` declines. Any other value, or none, makes the item invalid: "
         "no hook sees it, the error policy decides it, and the other items are decided as usual.",
     },
+    "FriendAddCallback": {
+        "CallbackCommand": f"Always `{FRIEND_ADD_COMMAND}` for this callback; when the query "
+        "has one too, they must be equal. Absent or null, the query's counts.",
+        "Requester_Account": "Who initiated the operation; absent or null reads as empty.",
+        "From_Account": "The user who sends the friend requests.",
+        "FriendItem": "The friend requests, decided one by one; null reads as empty. An "
+        "element that is not an object, or has no non-empty string `To_Account`, refuses the "
+        "whole callback (400).",
+        "AddType": "`Add_Type_Both` (two-way) or `Add_Type_Single` (one-way); free text, "
+        "absent or null reads as empty.",
+        "ForceAddFlags": "1 when the friendship is forced; absent or null reads as 0.",
+        "EventTime": "When Tencent saw the request, in milliseconds since the Unix epoch: a "
+        "JSON integer.",
+    },
+    "FriendAddItem": {
+        "To_Account": "The user the request goes to.",
+        "Remark": "The remark the requester gives that user (at most 96 bytes by Tencent's "
+        "rules); absent or null reads as empty. Any other value than a string makes the item "
+        "invalid: no hook sees it, the error policy decides it.",
+        "GroupName": "The friend group the requester puts that user in; as `Remark`.",
+        "AddSource": "`AddSource_Type_` and a keyword of at most 8 letters; as `Remark`.",
+        "AddWording": "The requester's message (at most 256 bytes by Tencent's rules); as "
+        "`Remark`.",
+    },
+    "FriendAddedCallback": {
+        "CallbackCommand": f"Always `{FRIEND_ADDED_COMMAND}`; as for the other commands.",
+        "PairList": "The friendships made; null reads as empty. A pair that fails its schema "
+        "refuses the callback (400).",
+        "ClientCmd": "`friend_add`/`FriendAdd` for a request, `friend_response`/"
+        "`FriendResponse` for a response; absent or null reads as empty.",
+        "Admin_Account": "The admin account when the backend added the friends; else empty.",
+        "ForceFlag": "1 when an admin forced the friendship; absent or null reads as 0.",
+        "EventTime": "Milliseconds since the Unix epoch, when sent; absent or null otherwise.",
+    },
+    "RelationCallback": {
+        "CallbackCommand": f"`{FRIEND_DELETED_COMMAND}`, `{BLOCKLIST_ADDED_COMMAND}` or "
+        f"`{BLOCKLIST_REMOVED_COMMAND}`; as for the other commands.",
+        "PairList": "The relationships that changed; null reads as empty. A pair that fails "
+        "its schema refuses the callback (400).",
+        "EventTime": "Milliseconds since the Unix epoch, when sent; absent or null otherwise.",
+    },
+    "FriendPair": {
+        "From_Account": "The user whose friend list or blocklist changed.",
+        "To_Account": "The user added to it or removed from it.",
+        "Initiator_Account": "Who sent the request that made the friendship "
+        f"(`{FRIEND_ADDED_COMMAND}`); absent or null reads as empty.",
+    },
     "FriendResponseAnswer": {
         "ActionStatus": "`OK`: the callback was processed.",
         "ErrorCode": "0, unless the application's handler for another command says otherwise.",
         "ErrorInfo": "Empty when processed.",
-        "ResultItem": f"Only for `{FRIEND_RESPONSE_COMMAND}`: one verdict per "
-        "`ResponseFriendItem`, in the same order.",
+        "ResultItem": f"Only for `{FRIEND_RESPONSE_COMMAND}` and `{FRIEND_ADD_COMMAND}`: one "
+        "verdict per item, in the same order.",
     },
     "ResultItem": {
         "To_Account": "Echoes the item's `To_Account`.",
@@ -133,14 +202,41 @@ _PROPERTY_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
 }
 
 
-class _FriendResponseCallbackSchema(FriendResponseBodySchema):
-    # The handler routes on CallbackCommand before the body schema runs, so the schema of
-    # schemas.py leaves it out; the document shows the body as Tencent sends it.
-    callback_command = fields.String(
-        data_key="CallbackCommand",
-        allow_none=True,
-        validate=validate.OneOf([FRIEND_RESPONSE_COMMAND]),
+def _with_command(schema: type[Any], name: str, commands: tuple[str, ...]) -> type[Any]:
+    # The handler routes on CallbackCommand before the body schema runs, so the schemas of
+    # schemas.py leave it out; the document shows each body as Tencent sends it.
+    command = fields.String(
+        data_key="CallbackCommand", allow_none=True, validate=validate.OneOf(commands)
     )
+    return type(name, (schema,), {"callback_command": command})
+
+
+_FriendResponseCallbackSchema = _with_command(
+    FriendResponseBodySchema, "FriendResponseCallbackSchema", (FRIEND_RESPONSE_COMMAND,)
+)
+_FriendAddCallbackSchema = _with_command(
+    FriendAddBodySchema, "FriendAddCallbackSchema", (FRIEND_ADD_COMMAND,)
+)
+_FriendAddedCallbackSchema = _with_command(
+    FriendAddedBodySchema, "FriendAddedCallbackSchema", (FRIEND_ADDED_COMMAND,)
+)
+_RelationCallbackSchema = _with_command(
+    RelationBodySchema,
+    "RelationCallbackSchema",
+    (FRIEND_DELETED_COMMAND, BLOCKLIST_ADDED_COMMAND, BLOCKLIST_REMOVED_COMMAND),
+)
+# Component names, in the order of the body's anyOf.
+_BODIES = (
+    ("FriendResponseCallback", _FriendResponseCallbackSchema),
+    ("FriendAddCallback", _FriendAddCallbackSchema),
+    ("FriendAddedCallback", _FriendAddedCallbackSchema),
+    ("RelationCallback", _RelationCallbackSchema),
+)
+_EXAMPLES = {
+    FRIEND_RESPONSE_COMMAND: SAMPLE_REQUEST,
+    FRIEND_ADD_COMMAND: SAMPLE_FRIEND_ADD_REQUEST,
+    **SAMPLE_OBSERVED_REQUESTS,
+}
 
 
 def openapi_document(
@@ -178,7 +274,8 @@ def _document(path: str, sdkappid: str | None, signed: bool, title: str) -> dict
         plugins=[MarshmallowPlugin()],
         info={"description": "Generated by flask-friendcb from its wire schemas."},
     )
-    spec.components.schema("FriendResponseCallback", schema=_FriendResponseCallbackSchema)
+    for name, schema in _BODIES:
+        spec.components.schema(name, schema=schema)
     spec.components.schema("FriendResponseAnswer", schema=FriendResponseAnswerSchema)
     spec.components.schema("CallbackError", schema=EnvelopeSchema)
     if signed:
@@ -204,22 +301,34 @@ def _document(path: str, sdkappid: str | None, signed: bool, title: str) -> dict
             },
         )
     operation: dict[str, Any] = {
-        "operationId": "friendResponseCallback",
-        "summary": FRIEND_RESPONSE_COMMAND,
+        "operationId": "friendCallback",
+        "summary": "Every friend callback: " + ", ".join(FRIEND_COMMANDS),
         "description": _CALLBACK_DESCRIPTION,
         "parameters": _parameters(sdkappid),
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": _FriendResponseCallbackSchema,
+                    # anyOf: a body may be left without CallbackCommand, and the query's
+                    # decides which of these it must be.
+                    "schema": {
+                        "anyOf": [{"$ref": f"#/components/schemas/{name}"} for name, _ in _BODIES]
+                    },
                     "example": copy.deepcopy(SAMPLE_REQUEST),
+                    "examples": {
+                        command.split(".")[-1]: {
+                            "summary": f"Tencent's sample of {command}",
+                            "value": copy.deepcopy(sample),
+                        }
+                        for command, sample in _EXAMPLES.items()
+                    },
                 }
             },
         },
         "responses": {
             "200": {
-                "description": "Processed: one verdict per item, in order.",
+                "description": 'Processed: for a "before" command, one verdict per item, in '
+                "order; for any other, the plain OK.",
                 "content": {"application/json": {"schema": FriendResponseAnswerSchema}},
             },
             **{str(status): _refusal(status) for status in sorted(STATUS_CODES)},
@@ -250,9 +359,10 @@ def _parameters(sdkappid: str | None) -> list[dict[str, Any]]:
         ),
         query(
             QUERY_COMMAND,
-            f"`{FRIEND_RESPONSE_COMMAND}`; must equal the body's `CallbackCommand` when both "
-            "are present. Other commands sent to the same URL get the plain OK answer.",
-            {"type": "string", "enum": [FRIEND_RESPONSE_COMMAND]},
+            "One of the friend commands; it picks the body's schema, and must equal the body's "
+            "`CallbackCommand` when both are present. Other commands sent to the same URL get "
+            "the plain OK answer.",
+            {"type": "string", "enum": list(FRIEND_COMMANDS)},
             required=True,
         ),
         query(QUERY_CONTENT_TYPE, "`json`; not checked.", {"type": "string"}),
@@ -311,19 +421,28 @@ def _annotate(schemas: dict[str, Any]) -> None:
     error["required"] = ["ActionStatus", "ErrorCode", "ErrorInfo"]
     error["properties"]["ActionStatus"]["enum"] = ["FAIL"]
     error["properties"]["ErrorCode"].update(minimum=CODE_MIN, maximum=CODE_MAX)
-    # One bad item costs one item: an item that names its requester but fails the item schema
-    # is answered (the error policy decides it), so only To_Account is required of an item and
+    # One bad item costs one item: an item that names its user but fails the item schema is
+    # answered (the error policy decides it), so only To_Account is required of an item and
     # the other fields take any value; the known actions stay as examples. Null reads as [].
-    item = schemas["FriendResponseItem"]
-    item["required"] = ["To_Account"]
-    for name in ("Remark", "TagName", "ResponseAction"):
-        prop = item["properties"][name]
-        prop.pop("type", None)
-        known = prop.pop("enum", None)
-        if known:
-            prop["examples"] = known
-    body_items = schemas["FriendResponseCallback"]["properties"]["ResponseFriendItem"]
-    body_items["type"] = ["array", "null"]
+    for item_name, names in (
+        ("FriendResponseItem", ("Remark", "TagName", "ResponseAction")),
+        ("FriendAddItem", ("Remark", "GroupName", "AddSource", "AddWording")),
+    ):
+        item = schemas[item_name]
+        item["required"] = ["To_Account"]
+        for name in names:
+            prop = item["properties"][name]
+            prop.pop("type", None)
+            known = prop.pop("enum", None)
+            if known:
+                prop["examples"] = known
+    for body, key in (
+        ("FriendResponseCallback", "ResponseFriendItem"),
+        ("FriendAddCallback", "FriendItem"),
+        ("FriendAddedCallback", "PairList"),
+        ("RelationCallback", "PairList"),
+    ):
+        schemas[body]["properties"][key]["type"] = ["array", "null"]
 
 
 __all__ = ["OPENAPI_VERSION", "STATUS_CODES", "openapi_document", "openapi_json"]

@@ -9,6 +9,11 @@
         response = client.callback(friend_response_body("bob", [response_item("spammer")]))
         assert response.json["ResultItem"][0]["ResultCode"] == 38001
 
+Every friend callback has its builder: :func:`friend_response_body`,
+:func:`friend_add_body` (with :func:`friend_add_item`), :func:`friend_added_body`,
+:func:`friend_deleted_body`, :func:`blocklist_added_body` and :func:`blocklist_removed_body`;
+``client.callback(body)`` sends any of them under its own ``CallbackCommand``.
+
 The client signs with the app's own token and clock (``FRIENDCB_CLOCK``), so a test that
 freezes the clock signs at the frozen time too.
 """
@@ -27,6 +32,11 @@ from werkzeug.test import TestResponse
 
 from .auth import sign
 from .protocol import (
+    BLOCKLIST_ADDED_COMMAND,
+    BLOCKLIST_REMOVED_COMMAND,
+    FRIEND_ADD_COMMAND,
+    FRIEND_ADDED_COMMAND,
+    FRIEND_DELETED_COMMAND,
     FRIEND_RESPONSE_COMMAND,
     QUERY_CLIENT_IP,
     QUERY_COMMAND,
@@ -36,6 +46,7 @@ from .protocol import (
     QUERY_SDKAPPID,
     QUERY_SIGN,
     SAMPLE_REQUEST,
+    AddType,
     ResponseAction,
 )
 from .state import callback_paths, get_state
@@ -44,8 +55,15 @@ __all__ = [
     "SAMPLE_REQUEST",
     "FriendCallbackClient",
     "FrozenClock",
+    "blocklist_added_body",
+    "blocklist_removed_body",
     "callback_query",
+    "friend_add_body",
+    "friend_add_item",
+    "friend_added_body",
+    "friend_deleted_body",
     "friend_response_body",
+    "relation_body",
     "response_item",
     "sign",
     "signed_client",
@@ -150,6 +168,107 @@ def friend_response_body(
         ],
         "EventTime": int(time.time() * 1000) if event_time_ms is None else event_time_ms,
     }
+
+
+def friend_add_item(
+    to_account: str,
+    *,
+    wording: str = "",
+    remark: str = "",
+    group_name: str = "",
+    add_source: str = "AddSource_Type_Android",
+) -> dict[str, Any]:
+    """One element of a request's ``FriendItem``: a friend request to ``to_account``, with
+    ``wording`` as its ``AddWording``."""
+    return {
+        "To_Account": to_account,
+        "Remark": remark,
+        "GroupName": group_name,
+        "AddSource": add_source,
+        "AddWording": wording,
+    }
+
+
+def friend_add_body(
+    from_account: str = "requester",
+    items: Iterable[Mapping[str, Any] | str] | None = None,
+    *,
+    requester_account: str | None = None,
+    add_type: AddType | str = AddType.BOTH,
+    force_add_flags: int = 0,
+    event_time_ms: int | None = None,
+) -> dict[str, Any]:
+    """A ``Sns.CallbackPrevFriendAdd`` body: ``from_account`` sends friend requests.
+
+    An item may be a ``friend_add_item(...)`` dict, or just the account the request goes to.
+    ``requester_account`` defaults to ``from_account``, ``event_time_ms`` to now.
+    """
+    if items is None:
+        items = ["recipient"]
+    return {
+        "CallbackCommand": FRIEND_ADD_COMMAND,
+        "Requester_Account": from_account if requester_account is None else requester_account,
+        "From_Account": from_account,
+        "FriendItem": [
+            friend_add_item(item) if isinstance(item, str) else dict(item) for item in items
+        ],
+        "AddType": str(add_type),
+        "ForceAddFlags": force_add_flags,
+        "EventTime": int(time.time() * 1000) if event_time_ms is None else event_time_ms,
+    }
+
+
+Pair = tuple[str, str] | tuple[str, str, str] | Mapping[str, Any]
+
+
+def relation_body(command: str, pairs: Iterable[Pair], **fields: Any) -> dict[str, Any]:
+    """The body of an "after" command: ``pairs`` as its ``PairList``, each a
+    ``(from_account, to_account)`` tuple (a third element is ``Initiator_Account``) or a dict
+    sent as it is; ``fields`` are added as they are (``ClientCmd="friend_add"``)."""
+    pair_list = []
+    for pair in pairs:
+        if isinstance(pair, Mapping):
+            pair_list.append(dict(pair))
+            continue
+        wire = {"From_Account": pair[0], "To_Account": pair[1]}
+        if len(pair) > 2:
+            wire["Initiator_Account"] = pair[2]
+        pair_list.append(wire)
+    return {"CallbackCommand": command, "PairList": pair_list, **fields}
+
+
+def friend_added_body(
+    pairs: Iterable[Pair] = (("responder", "requester", "requester"),),
+    *,
+    client_cmd: str = "friend_response",
+    admin_account: str = "",
+    force_flag: int = 0,
+) -> dict[str, Any]:
+    """A ``Sns.CallbackFriendAdd`` body: the friendships of ``pairs`` were made."""
+    return relation_body(
+        FRIEND_ADDED_COMMAND,
+        pairs,
+        ClientCmd=client_cmd,
+        Admin_Account=admin_account,
+        ForceFlag=force_flag,
+    )
+
+
+def friend_deleted_body(pairs: Iterable[Pair] = (("responder", "requester"),)) -> dict[str, Any]:
+    """A ``Sns.CallbackFriendDelete`` body: the friendships of ``pairs`` were removed."""
+    return relation_body(FRIEND_DELETED_COMMAND, pairs)
+
+
+def blocklist_added_body(pairs: Iterable[Pair] = (("victim", "spammer"),)) -> dict[str, Any]:
+    """A ``Sns.CallbackBlackListAdd`` body: each pair's ``From_Account`` blocklisted its
+    ``To_Account``."""
+    return relation_body(BLOCKLIST_ADDED_COMMAND, pairs)
+
+
+def blocklist_removed_body(pairs: Iterable[Pair] = (("victim", "spammer"),)) -> dict[str, Any]:
+    """A ``Sns.CallbackBlackListDelete`` body: each pair's ``From_Account`` took its
+    ``To_Account`` off their blocklist."""
+    return relation_body(BLOCKLIST_REMOVED_COMMAND, pairs)
 
 
 class FriendCallbackClient(FlaskClient):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from ..models import FriendResponseEvent, FriendResponseItem, Reject
+from ..models import FriendAddEvent, FriendAddItem, FriendResponseEvent, FriendResponseItem, Reject
 from ..protocol import CODE_MAX, CODE_MIN, ResponseAction, is_code_in_range
 from .faults import StorageGuard
 
@@ -14,9 +14,17 @@ UNCHECKED_INFO = "the friend response could not be checked"
 OnError = Literal["allow", "reject"]
 
 
+#: What a policy checks: an answered request's item, or a request's being sent.
+PolicyItem = FriendResponseItem | FriendAddItem
+#: The event of the item a policy checks.
+PolicyEvent = FriendResponseEvent | FriendAddEvent
+
+
 class Policy:
     """A hook object: ``policy(item, event)`` returns a :class:`~flask_friendcb.Reject` or
-    ``None``. Registered with ``on_friend_response(policy)``, it watches its own ``actions``."""
+    ``None``. Registered with ``on_friend_response(policy)``, it watches its own ``actions``;
+    registered with ``on_friend_add(policy)``, it checks every friend request being sent (a
+    request has no action)."""
 
     #: The actions the policy watches when registered without ``actions=``; ``None``: all.
     actions: ClassVar[frozenset[ResponseAction] | None] = None
@@ -28,7 +36,7 @@ class Policy:
             raise ValueError(f"code must be an int in [{CODE_MIN}, {CODE_MAX}], got {code!r}")
         self.code = int(code)
 
-    def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
+    def __call__(self, item: PolicyItem, event: PolicyEvent) -> Reject | None:
         raise NotImplementedError
 
     def __repr__(self) -> str:

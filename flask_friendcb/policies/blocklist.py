@@ -1,4 +1,5 @@
-"""``BlocklistPolicy``: refuses an item whose requester or responder is listed."""
+"""``BlocklistPolicy``: refuses an item whose requester or responder is listed, and a friend
+request whose sender is."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..models import FriendResponseEvent, FriendResponseItem, Reject
-from .base import OnError, StoragePolicy
+from ..models import FriendAddEvent, Reject
+from .base import OnError, PolicyEvent, PolicyItem, StoragePolicy
 from .errors import PolicyStorageError
 from .faults import FAILED
 from .storage import BlocklistEntry, open_blocklist
@@ -19,7 +20,9 @@ T = TypeVar("T")
 
 class BlocklistPolicy(StoragePolicy):
     """Refuses an item when its requester (``To_Account``) or its responder
-    (``From_Account``) is on the list, whatever the action: one storage round trip per item.
+    (``From_Account``) is on the list, whatever the action; at the request step
+    (``on_friend_add``), a request whose requester (``From_Account``) is on the list, so that it
+    never reaches the other user. One storage round trip per item.
 
     ``add``, ``remove``, ``in`` and ``entries()`` are for the operator: they raise
     :class:`~flask_friendcb.policies.PolicyStorageError` when the storage fails, where the
@@ -41,14 +44,18 @@ class BlocklistPolicy(StoragePolicy):
         self.clock = clock
         self.storage = open_blocklist(storage_uri, timeout=self.timeout)
 
-    def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
-        accounts = (item.to_account, event.from_account)
+    def __call__(self, item: PolicyItem, event: PolicyEvent) -> Reject | None:
+        # The requester is To_Account of a response, From_Account of a request.
+        requester = event.from_account if type(event) is FriendAddEvent else item.to_account
+        accounts = (
+            (requester,) if requester == event.from_account else (requester, event.from_account)
+        )
         listed = self.guard.call(lambda: self.storage.first_listed(accounts))
         if listed is FAILED:
             return self.unchecked()
         if listed is None:
             return None
-        role = "requester" if listed == item.to_account else "responder"
+        role = "requester" if listed == accounts[0] else "responder"
         return Reject(self.code, f"the {role} is blocked")
 
     def add(self, account: str, reason: str = "") -> BlocklistEntry:

@@ -14,8 +14,8 @@ try:
 except ImportError as error:
     raise missing_extra("policies", error) from error
 
-from ..models import FriendResponseEvent, FriendResponseItem, Reject
-from .base import Policy
+from ..models import FriendAddItem, Reject
+from .base import Policy, PolicyEvent, PolicyItem
 from .contacts import find_contact
 from .links import find_email, find_link
 from .normalize import CACHE_LIMIT, View, plain_view, to_simplified, words_of, words_view
@@ -26,6 +26,8 @@ Rule = Literal["too_long", "banned_word", "link", "email", "contact"]
 REMARK_MAX_BYTES = 96
 #: Tencent's limit on a friend group name, in bytes of UTF-8.
 TAG_MAX_BYTES = 30
+#: Tencent's limit on a friend request's message (``Tag_SNS_IM_AddWording``), in bytes of UTF-8.
+WORDING_MAX_BYTES = 256
 
 _BANNED, _ALLOWED = 0, 1
 #: How many recent texts' results a policy keeps (per word list: a reload() starts afresh).
@@ -120,7 +122,8 @@ class _WordLists:
 
 class ContentPolicy(Policy):
     """Refuses an item whose ``Remark`` or ``TagName`` is too long or holds a banned word, a
-    link, an e-mail address or a contact number, whatever the action.
+    link, an e-mail address or a contact number, whatever the action; at the request step
+    (``on_friend_add``), a request whose ``AddWording``, ``Remark`` or ``GroupName`` does.
 
     Text is read the way a spammer hopes it won't be (see :mod:`.normalize`); banned words are
     found by one Aho-Corasick automaton, so 100,000 words cost what 100 do. An
@@ -138,17 +141,20 @@ class ContentPolicy(Policy):
         contacts: bool = True,
         max_remark_bytes: int = REMARK_MAX_BYTES,
         max_tag_bytes: int = TAG_MAX_BYTES,
+        max_wording_bytes: int = WORDING_MAX_BYTES,
         code: int = 38003,
     ) -> None:
         super().__init__(code)
         for name, value in (
             ("max_remark_bytes", max_remark_bytes),
             ("max_tag_bytes", max_tag_bytes),
+            ("max_wording_bytes", max_wording_bytes),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.links, self.emails, self.contacts = bool(links), bool(emails), bool(contacts)
         self.max_remark_bytes, self.max_tag_bytes = max_remark_bytes, max_tag_bytes
+        self.max_wording_bytes = max_wording_bytes
         self._lists = _WordLists(banned_words, allowed_words)
         # The tables behind the first find() (the confusables map, OpenCC's dictionaries, the
         # public suffix list) load now, at start-up: some 300 ms that the first callback of
@@ -215,11 +221,21 @@ class ContentPolicy(Policy):
                     return _match(rule, text, plain, span)  # type: ignore[arg-type]
         return None
 
-    def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
-        for field, text, limit in (
-            ("Remark", item.remark, self.max_remark_bytes),
-            ("TagName", item.tag_name, self.max_tag_bytes),
-        ):
+    def __call__(self, item: PolicyItem, event: PolicyEvent) -> Reject | None:
+        checked: tuple[tuple[str, str, int], ...]
+        if type(item) is FriendAddItem:
+            # The wording first: it is what a spammer writes to every victim.
+            checked = (
+                ("AddWording", item.add_wording, self.max_wording_bytes),
+                ("Remark", item.remark, self.max_remark_bytes),
+                ("GroupName", item.group_name, self.max_tag_bytes),
+            )
+        else:
+            checked = (
+                ("Remark", item.remark, self.max_remark_bytes),
+                ("TagName", item.tag_name, self.max_tag_bytes),  # type: ignore[union-attr]
+            )
+        for field, text, limit in checked:
             match = self.find(text, max_bytes=limit)
             if match is not None:
                 # The field and the rule only: the word list is the operator's, not the spammer's.

@@ -1,4 +1,5 @@
-"""``RateLimitPolicy``: at most ``limit`` acceptances per key and window, counted by ``limits``."""
+"""``RateLimitPolicy``: at most ``limit`` acceptances (or friend requests sent) per key and window,
+counted by ``limits``."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ try:
 except ImportError as error:
     raise missing_extra("policies", error) from error
 
-from ..models import FriendResponseEvent, FriendResponseItem, Reject
-from ..protocol import ResponseAction
+from ..models import Reject
+from ..protocol import FRIEND_ADD_COMMAND, FRIEND_RESPONSE_COMMAND, ResponseAction
 from . import storage as storages
-from .base import OnError, StoragePolicy
+from .base import OnError, PolicyEvent, PolicyItem, StoragePolicy
 from .faults import FAILED
 
 #: What a key names: a built-in or ``key(item, event) -> str``.
-KeyFunction = Callable[[FriendResponseItem, FriendResponseEvent], str]
+KeyFunction = Callable[[Any, Any], str]
 KeyName = Literal["from_account", "to_account", "client_ip"]
 
 _KEYS: dict[str, KeyFunction] = {
@@ -29,6 +30,10 @@ _KEYS: dict[str, KeyFunction] = {
     "to_account": lambda item, event: item.to_account,
     "client_ip": lambda item, event: event.client_ip,
 }
+
+
+# Each step counts apart; responses keep the namespace they always had.
+_NAMESPACES = {FRIEND_RESPONSE_COMMAND: "friendcb", FRIEND_ADD_COMMAND: "friendcb-request"}
 
 
 class RateLimitPolicy(StoragePolicy):
@@ -39,6 +44,11 @@ class RateLimitPolicy(StoragePolicy):
     per window however many processes or machines share ``storage_uri``. Watches acceptances
     only (``AGREE_AND_ADD``, ``AGREE``): a declined request costs nothing. An item whose key
     is empty (no ``ClientIP``) is not counted.
+
+    Registered with ``on_friend_add``, it counts friend requests sent: with the default key,
+    per requester (``From_Account``), the classic pattern of a farm that sends 500 requests a
+    minute. Requests and responses are counted apart, so one policy registered at both steps
+    allows ``limit`` of each.
     """
 
     actions: ClassVar[frozenset[ResponseAction] | None] = frozenset(
@@ -71,7 +81,7 @@ class RateLimitPolicy(StoragePolicy):
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._info = f"more than {self.limit.amount} per {_window(self.limit)}"
 
-    def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
+    def __call__(self, item: PolicyItem, event: PolicyEvent) -> Reject | None:
         key = self._key(item, event)
         if not isinstance(key, str):
             raise TypeError(f"the rate-limit key must be a str, got {type(key).__name__}")
@@ -79,18 +89,22 @@ class RateLimitPolicy(StoragePolicy):
             # No client IP in the query, say: counting every such item under one key would
             # refuse them all together.
             return None
-        passed = self.guard.call(lambda: self._limiter.hit(self.limit, "friendcb", key))
+        namespace = _NAMESPACES.get(event.callback_command, "friendcb")
+        passed = self.guard.call(lambda: self._limiter.hit(self.limit, namespace, key))
         if passed is FAILED:
             return self.unchecked()
         return None if passed else Reject(self.code, self._info)
 
-    def remaining(self, key: str) -> int:
-        """How many more items ``key`` may pass in the current window."""
-        return int(self._limiter.get_window_stats(self.limit, "friendcb", key).remaining)
+    def remaining(self, key: str, *, command: str = FRIEND_RESPONSE_COMMAND) -> int:
+        """How many more items of ``command`` (responses unless told) ``key`` may pass in the
+        current window."""
+        stats = self._limiter.get_window_stats(self.limit, _NAMESPACES[command], key)
+        return int(stats.remaining)
 
-    def clear(self, key: str) -> None:
-        """Forget what ``key`` has used."""
-        self._limiter.clear(self.limit, "friendcb", key)
+    def clear(self, key: str, *, command: str | None = None) -> None:
+        """Forget what ``key`` has used, for ``command`` or for both steps."""
+        for each in _NAMESPACES if command is None else (command,):
+            self._limiter.clear(self.limit, _NAMESPACES[each], key)
 
     def __repr__(self) -> str:
         return f"RateLimitPolicy({str(self.limit)!r})"
