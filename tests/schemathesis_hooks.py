@@ -77,8 +77,7 @@ def _bodies() -> list[tuple[dict[str, Any], tuple[str, ...]]]:
     body = document["paths"]["/callback"]["post"]["requestBody"]["content"]["application/json"]
     variants = [resolve(each) for each in body["schema"]["anyOf"]]
     return [
-        (variant, tuple(variant["properties"]["CallbackCommand"]["enum"]))
-        for variant in variants
+        (variant, tuple(variant["properties"]["CallbackCommand"]["enum"])) for variant in variants
     ]
 
 

@@ -5,7 +5,6 @@ other routes: in process, through Werkzeug's threaded server, and through gunico
 from __future__ import annotations
 
 import asyncio
-
 import contextlib
 import http.client
 import json
@@ -22,7 +21,6 @@ from flask_friendcb import (
     ErrorCode,
     FriendResponseEvent,
     FriendResponseItem,
-    HookRegistry,
     Outcome,
     Reject,
 )
