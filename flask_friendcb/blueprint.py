@@ -108,6 +108,7 @@ def _create_state(app: App, blueprint: FriendCallbackBlueprint) -> FriendCallbac
         blueprint.hooks,
         on_event=signals.event_received,
         on_answer=signals.answer_decided,
+        on_relation=signals.relation_changed,
     )
     return FriendCallbackState(blueprint, settings, handler)
 

@@ -61,7 +61,7 @@ EventObserver = Callable[[DecidedEvent], None]
 #: Called with each event and the answer the hooks decided, before it is sent.
 AnswerObserver = Callable[[DecidedEvent, FriendResponseAnswer], None]
 #: Called with each authenticated event of an "after" command, after its observers ran.
-RelationObserver = Callable[[RelationEvent], None]
+ChangeObserver = Callable[[RelationEvent], None]
 
 # ErrorInfo is free text for people; a long schema report is cut rather than echoed whole.
 MAX_INFO = 1000
@@ -215,7 +215,7 @@ class RelationNotifier:
     """Loads the callbacks of the four "after" commands into their events for one receiver.
     Their answer is always the plain OK: Tencent ignores it."""
 
-    def __init__(self, hooks: HookRegistry, *, on_relation: RelationObserver | None = None) -> None:
+    def __init__(self, hooks: HookRegistry, *, on_relation: ChangeObserver | None = None) -> None:
         self.hooks = hooks
         self.on_relation = on_relation
         self._schemas: dict[str, Schema] = {
@@ -325,9 +325,9 @@ def _observe(observer: Callable[..., None], *args: Any) -> None:
 __all__ = [
     "MAX_INFO",
     "AnswerObserver",
+    "ChangeObserver",
     "EventObserver",
     "ItemDecider",
     "RelationNotifier",
-    "RelationObserver",
     "load_body",
 ]

@@ -26,10 +26,10 @@ from .config import ON_HOOK_ERROR_ALLOW, Settings
 from .decisions import (
     MAX_INFO,
     AnswerObserver,
+    ChangeObserver,
     EventObserver,
     ItemDecider,
     RelationNotifier,
-    RelationObserver,
 )
 from .errors import CallbackRefused
 from .hooks import CommandHandler, HookPolicy, HookRegistry
@@ -102,7 +102,7 @@ class CallbackHandler:
         *,
         on_event: EventObserver | None = None,
         on_answer: AnswerObserver | None = None,
-        on_relation: RelationObserver | None = None,
+        on_relation: ChangeObserver | None = None,
     ) -> None:
         self.settings = settings
         self.hooks = hooks
@@ -330,7 +330,7 @@ __all__ = [
     "BodyReader",
     "CallbackHandler",
     "CallbackResponse",
+    "ChangeObserver",
     "EventObserver",
-    "RelationObserver",
     "Route",
 ]

@@ -16,11 +16,15 @@ def test_metrics_count_the_callbacks_answered(example: BuildExample) -> None:
     assert before.mimetype == "text/plain"
     assert signed_client(service.app).callback().status_code == 200
     after = client.get("/metrics").get_data(as_text=True)
-    assert 'friendcb_callbacks_total{error_code="0",status="200"}' in after
+    counted = (
+        'friendcb_callbacks_total{command="Sns.CallbackPrevFriendResponse",error_code="0",'
+        'status="200"}'
+    )
+    assert counted in after
 
     def count(text: str) -> float:
         for line in text.splitlines():
-            if line.startswith('friendcb_callbacks_total{error_code="0",status="200"}'):
+            if line.startswith(counted):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
