@@ -40,6 +40,7 @@ from .protocol import (
     ResponseAction,
 )
 from .schemas import (
+    CallbackQuery,
     FriendAddBodySchema,
     FriendAddedBodySchema,
     FriendResponseAnswerSchema,
@@ -83,17 +84,18 @@ def _response_event(
     data: dict[str, Any],
     items: tuple[Any, ...],
     invalid: tuple[InvalidItem, ...],
-    context: CallbackContext,
+    sdkappid: str,
+    query: CallbackQuery,
 ) -> DecidedEvent:
     return FriendResponseEvent(
-        sdkappid=context.sdkappid,
+        sdkappid=sdkappid,
         callback_command=FRIEND_RESPONSE_COMMAND,
         requester_account=data["requester_account"],
         from_account=data["from_account"],
         event_time_ms=data["event_time_ms"],
         items=items,
-        client_ip=context.client_ip,
-        opt_platform=context.opt_platform,
+        client_ip=query.client_ip,
+        opt_platform=query.opt_platform,
         invalid_items=invalid,
     )
 
@@ -102,8 +104,10 @@ def _request_event(
     data: dict[str, Any],
     items: tuple[Any, ...],
     invalid: tuple[InvalidItem, ...],
-    context: CallbackContext,
+    sdkappid: str,
+    query: CallbackQuery,
 ) -> DecidedEvent:
+    context = CallbackContext(sdkappid, FRIEND_ADD_COMMAND, query.client_ip, query.opt_platform)
     return FriendAddEvent(
         requester_account=data["requester_account"],
         from_account=data["from_account"],
@@ -135,6 +139,7 @@ class ItemDecider:
     def __init__(
         self,
         command: str,
+        sdkappid: str,
         hooks: HookRegistry,
         policy: HookPolicy,
         *,
@@ -144,6 +149,7 @@ class ItemDecider:
     ) -> None:
         schema, self._make_event = _DECIDED[command]
         self.command = command
+        self.sdkappid = sdkappid
         self.hooks = hooks
         self.policy = policy
         self.on_event = on_event
@@ -152,7 +158,7 @@ class ItemDecider:
         self._body_schema = schema()
         self._answer_schema = FriendResponseAnswerSchema()
 
-    def begin(self, body: dict[str, Any], context: CallbackContext) -> DecidedEvent:
+    def begin(self, body: dict[str, Any], query: CallbackQuery) -> DecidedEvent:
         """The event of an authenticated ``body``, after its observer saw it; raises
         :class:`CallbackRefused` (400) when its envelope is unusable."""
         data = load_body(self._body_schema, body)
@@ -164,7 +170,7 @@ class ItemDecider:
         else:
             items = tuple(each for each in loaded if not isinstance(each, InvalidItem))
             invalid = tuple(each for each in loaded if isinstance(each, InvalidItem))
-        event = self._make_event(data, items, invalid, context)
+        event = self._make_event(data, items, invalid, self.sdkappid, query)
         if self.on_event is not None:
             _observe(self.on_event, event)
         return event

@@ -71,21 +71,59 @@ class CallbackResponse:
         return _STATUS_LINES[self.status]
 
 
-@dataclass(frozen=True, slots=True)
 class Route:
     """An authenticated callback, loaded, with the app's code still to run: exactly one of
     ``decider`` (with ``event``: run its hooks), ``notifier`` (with ``relation``: run its
-    observers) or ``command_handler`` is set, or none, for a command nobody handles."""
+    observers) or ``command_handler`` is set, or none, for a command nobody handles.
 
-    context: CallbackContext
-    body: dict[str, Any]
-    decider: ItemDecider | None = None
-    event: DecidedEvent | None = None
-    #: The event's ``From_Account`` as loaded, before any hook ran (for the log).
-    from_account: str = ""
-    notifier: RelationNotifier | None = None
-    relation: RelationEvent | None = None
-    command_handler: CommandHandler | None = None
+    A plain class, made once per request: a frozen dataclass would cost several microseconds
+    of ``object.__setattr__`` on every callback, and so would a context nobody reads.
+    """
+
+    __slots__ = (
+        "_context",
+        "body",
+        "command",
+        "command_handler",
+        "decider",
+        "event",
+        "from_account",
+        "notifier",
+        "query",
+        "relation",
+        "sdkappid",
+    )
+
+    def __init__(
+        self,
+        sdkappid: str,
+        command: str,
+        query: CallbackQuery,
+        body: dict[str, Any],
+        *,
+        decider: ItemDecider | None = None,
+        event: DecidedEvent | None = None,
+        notifier: RelationNotifier | None = None,
+        relation: RelationEvent | None = None,
+        command_handler: CommandHandler | None = None,
+    ) -> None:
+        self.sdkappid, self.command, self.query, self.body = sdkappid, command, query, body
+        self.decider, self.event = decider, event
+        #: The event's ``From_Account`` as loaded, before any hook ran (for the log).
+        self.from_account = "" if event is None else event.from_account
+        self.notifier, self.relation = notifier, relation
+        self.command_handler = command_handler
+        self._context: CallbackContext | None = None
+
+    @property
+    def context(self) -> CallbackContext:
+        """Where the callback came from."""
+        if self._context is None:
+            query = self.query
+            self._context = CallbackContext(
+                self.sdkappid, self.command, query.client_ip, query.opt_platform
+            )
+        return self._context
 
 
 class CallbackHandler:
@@ -127,6 +165,7 @@ class CallbackHandler:
         self._deciders = {
             command: ItemDecider(
                 command,
+                settings.sdkappid,
                 hooks,
                 policy,
                 on_event=on_event,
@@ -197,22 +236,18 @@ class CallbackHandler:
         """The authenticated ``body`` loaded for ``command`` (:meth:`command_of`); raises
         :class:`CallbackRefused` when the body is unusable. Runs no hook yet (a "before"
         command's event observer excepted)."""
-        context = CallbackContext(
-            sdkappid=self.settings.sdkappid,
-            callback_command=command,
-            client_ip=query.client_ip,
-            opt_platform=query.opt_platform,
-        )
+        sdkappid = self.settings.sdkappid
         decider = self._deciders.get(command)
         if decider is not None:
-            event = decider.begin(body, context)
-            return Route(
-                context, body, decider=decider, event=event, from_account=event.from_account
-            )
+            event = decider.begin(body, query)
+            return Route(sdkappid, command, query, body, decider=decider, event=event)
+        route = Route(sdkappid, command, query, body)
         if command in OBSERVED_COMMANDS:
-            relation = self._notifier.event(body, context)
-            return Route(context, body, notifier=self._notifier, relation=relation)
-        return Route(context, body, command_handler=self.hooks.command_handler(command))
+            route.notifier = self._notifier
+            route.relation = self._notifier.event(body, route.context)
+        else:
+            route.command_handler = self.hooks.command_handler(command)
+        return route
 
     def _run(self, route: Route) -> CallbackResponse:
         if route.decider is not None and route.event is not None:
