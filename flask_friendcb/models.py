@@ -164,8 +164,35 @@ class FriendAddItem:
     add_wording: str = ""
 
 
+class _FromContext:
+    """The query's fields of an event that keeps them in ``context``, by their usual names."""
+
+    __slots__ = ()
+    context: CallbackContext
+
+    @property
+    def sdkappid(self) -> str:
+        """The SDKAppID the callback is for."""
+        return self.context.sdkappid
+
+    @property
+    def callback_command(self) -> str:
+        """The ``CallbackCommand`` of the callback."""
+        return self.context.callback_command
+
+    @property
+    def client_ip(self) -> str:
+        """The chat client's IP address (``ClientIP`` in the query), "" when absent."""
+        return self.context.client_ip
+
+    @property
+    def opt_platform(self) -> str:
+        """The chat client's platform (``OptPlatform`` in the query), "" when absent."""
+        return self.context.opt_platform
+
+
 @dataclass(frozen=True, slots=True)
-class FriendAddEvent:
+class FriendAddEvent(_FromContext):
     """One ``Sns.CallbackPrevFriendAdd`` callback: a user is sending friend requests.
 
     A request refused here never reaches the other user.
@@ -189,26 +216,6 @@ class FriendAddEvent:
     #: The requests that failed the item schema, which the error policy decides (no hook sees
     #: them); usually empty. See :class:`InvalidItem`.
     invalid_items: tuple[InvalidItem, ...] = ()
-
-    @property
-    def sdkappid(self) -> str:
-        """The SDKAppID the callback is for."""
-        return self.context.sdkappid
-
-    @property
-    def callback_command(self) -> str:
-        """Always ``Sns.CallbackPrevFriendAdd``."""
-        return self.context.callback_command
-
-    @property
-    def client_ip(self) -> str:
-        """The chat client's IP address (``ClientIP`` in the query), "" when absent."""
-        return self.context.client_ip
-
-    @property
-    def opt_platform(self) -> str:
-        """The chat client's platform (``OptPlatform`` in the query), "" when absent."""
-        return self.context.opt_platform
 
     @property
     def event_time(self) -> datetime:
@@ -254,7 +261,7 @@ class FriendPair:
 
 
 @dataclass(frozen=True, slots=True)
-class RelationEvent:
+class RelationEvent(_FromContext):
     """One "after" callback: relationships that changed. Observers get one of its subclasses,
     one per command; Tencent ignores what the answer says, so observers only watch."""
 
@@ -265,26 +272,6 @@ class RelationEvent:
     #: ``EventTime`` in milliseconds since the Unix epoch, when the body carries one (Tencent's
     #: pages do not list it for these commands); ``None`` otherwise.
     event_time_ms: int | None = None
-
-    @property
-    def sdkappid(self) -> str:
-        """The SDKAppID the callback is for."""
-        return self.context.sdkappid
-
-    @property
-    def callback_command(self) -> str:
-        """The ``CallbackCommand`` of the callback."""
-        return self.context.callback_command
-
-    @property
-    def client_ip(self) -> str:
-        """The chat client's IP address (``ClientIP`` in the query), "" when absent."""
-        return self.context.client_ip
-
-    @property
-    def opt_platform(self) -> str:
-        """The chat client's platform (``OptPlatform`` in the query), "" when absent."""
-        return self.context.opt_platform
 
     @property
     def event_time(self) -> datetime | None:
