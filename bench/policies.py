@@ -30,7 +30,19 @@ from contextlib import contextmanager
 from typing import Any
 
 #: The banned and allowed words the tables are read with.
-BANNED = ("spam", "casino", "free money", "fuck", "cunt", "sex", "赌博", "色情", "代开发票")
+BANNED = (
+    "spam",
+    "casino",
+    "free money",
+    "fuck",
+    "cunt",
+    "sex",
+    "shit",
+    "slut",
+    "赌博",
+    "色情",
+    "代开发票",
+)
 ALLOWED = ("essex", "sussex", "middlesex", "scunthorpe")
 
 #: Evasions, each with the rule that must catch it.
@@ -66,6 +78,30 @@ EVASIONS: tuple[tuple[str, str], ...] = (
     ("f*u*c*k", "banned_word"),
     ("\u1da0\u1d58\u1d9c\u1d4f", "banned_word"),  # modifier (superscript) letters
     ("s e x", "banned_word"),
+    # letter styles without a decomposition, read from their Unicode names
+    ("\ua731\u1d18\u1d00\u1d0d", "banned_word"),  # small capitals
+    ("\U0001f162\U0001f15f\U0001f150\U0001f15c", "banned_word"),  # negative circled
+    ("\U0001f182\U0001f17f\U0001f170\U0001f17c", "banned_word"),  # negative squared
+    ("\U0001f142\U0001f13f\U0001f130\U0001f13c", "banned_word"),  # squared
+    ("\u24ae\u24ab\u249c\u24a8", "banned_word"),  # parenthesized
+    ("\U0001f1f8\U0001f1f5\U0001f1e6\U0001f1f2", "banned_word"),  # regional indicators
+    ("\U0001d598\U0001d595\U0001d586\U0001d592", "banned_word"),  # mathematical fraktur
+    # symbols for letters
+    ("sh!t", "banned_word"),
+    ("sh1t", "banned_word"),
+    ("$lut", "banned_word"),
+    ("s|ut", "banned_word"),
+    ("c@$ino", "banned_word"),
+    # a word stored backwards behind a right-to-left override: the reader sees "spam"
+    ("\u202emaps\u202c", "banned_word"),
+    ("hi \u202eonisac\u202c night", "banned_word"),
+    # pinyin of a Chinese banned word, with or without separators
+    ("dubo", "banned_word"),
+    ("du bo", "banned_word"),
+    ("Du-Bo wang", "banned_word"),
+    ("se qing", "banned_word"),
+    ("DAIKAIFAPIAO", "banned_word"),
+    ("dai kai fa piao", "banned_word"),
     # Chinese banned words
     ("赌博", "banned_word"),
     ("賭博", "banned_word"),  # traditional
@@ -95,6 +131,18 @@ EVASIONS: tuple[tuple[str, str], ...] = (
     ("a@b.com", "email"),
     ("mail me: foo\uff20bar\uff0ecom", "email"),  # full-width @ and dot
     ("me@example\u3002com", "email"),
+    # links and e-mail addresses written out
+    ("shop dot net", "link"),
+    ("shop(dot)net", "link"),
+    ("shop[.]net", "link"),
+    ("shop点net", "link"),
+    ("shop . net", "link"),
+    ("w w w . s h o p . n e t", "link"),
+    ("visit shop DOT com now", "link"),
+    ("me at mail dot net", "email"),
+    ("me(at)mail(dot)net", "email"),
+    ("me[at]mail[.]net", "email"),
+    ("me#mail(dot)net", "email"),
     # contact numbers
     ("13812345678", "contact"),
     ("138-1234-5678", "contact"),
@@ -150,6 +198,111 @@ EVERYDAY: tuple[str, ...] = (
     "家人",
     "John \U0001f600",
     "",
+    # dots in titles, abbreviations, software names, ratings and versions
+    "Mr. Li",
+    "U.K. cousin",
+    "Ph.D. classmate",
+    "St. Louis trip",
+    "next.js club",
+    "node.js meetup",
+    "rated 4.5 stars",
+    "v2.3.1 tester",
+    "Python 3.11 group",
+    "see you at 7.30",
+    # "at" and "dot" as English words; a Latin syllable that is also pinyin
+    "met at school",
+    "Wang at HR",
+    "polka dot dress",
+    "dot and dash",
+    "bo from work",
+    "Bob from work",
+    "Li Bo (friend)",
+    "basketball team",
+    "I love sushi",
+    "classic cars",
+    "sextant collector",
+    "Dickens fan",
+    "flower shop",
+    "seeyou tomorrow",
+    "see you at the gym",
+    # Chinese remarks with numbers and dots
+    "楼下邻居 3.5号楼",
+    "5点30分 接孩子",
+    "房间302的阿姨",
+    "2号线 地铁认识",
+    "同学会 2024",
+    "老李 2019年认识",
+    "v1.2 测试群",
+)
+
+#: More everyday remarks, for the public word list (houbb/sensitive-word's dictionary): what
+#: people call their friends, in Chinese and English.
+EVERYDAY_MORE: tuple[str, ...] = (
+    "Dr. Wang dentist",
+    "Mt. Tai hiking",
+    "a.m. shift",
+    "iPhone 15 seller",
+    "met at the gym",
+    "Lisa (at work)",
+    "Tom, sales",
+    "gaming buddy",
+    "my boss",
+    "uncle Joe",
+    "neighbour 3B",
+    "landlord",
+    "piano teacher",
+    "yoga class",
+    "hiking club",
+    "Cantonese tutor",
+    "college roommate",
+    "book club",
+    "coffee shop owner",
+    "Amazon driver",
+    "Alex's mum",
+    "小王 同事",
+    "房东 张阿姨",
+    "健身房教练",
+    "电影院认识的",
+    "看电影的朋友",
+    "同一个房间的室友",
+    "公司前台",
+    "篮球队 队长",
+    "钢琴老师",
+    "表哥",
+    "大学室友 老王",
+    "王总 客户",
+    "深圳 做支付的",
+    "上海 设计师",
+    "老乡 湖南",
+    "微博上认识的",
+    "游戏好友",
+    "高铁上认识的",
+    "小区业主群",
+    "孩子同学的妈妈",
+    "驾校教练",
+    "快递小哥",
+    "中介 李经理",
+    "瑜伽课 同学",
+    "初中同桌",
+    "日语班 同学",
+    "广州 卖水果的",
+    "前同事 阿里",
+    "北京 出差认识",
+    "舅舅",
+    "奶奶",
+    "男朋友",
+    "宝宝的干妈",
+    "研究生 导师",
+    "中国银行 客户经理",
+    "学习小组",
+    "电影爱好者",
+    "老师 数学",
+    "Mom",
+    "Dad",
+    "bestie",
+    "gym bro",
+    "boss Li",
+    "Zhang San",
 )
 
 
@@ -157,7 +310,7 @@ def evasion_figures() -> dict[str, Any]:
     """Evasions caught (by the expected rule) and everyday remarks refused."""
     from flask_friendcb.policies import ContentPolicy
 
-    policy = ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    policy = ContentPolicy(always_banned=BANNED, allowed_words=ALLOWED)
     missed = []
     for text, rule in EVASIONS:
         match = policy.find(text)
@@ -207,9 +360,9 @@ def build(words: int) -> tuple[Any, float, float]:
     machine runs), and wall time."""
     from flask_friendcb.policies import ContentPolicy
 
-    listed = [*word_list(words - len(BANNED)), *BANNED]
+    listed = word_list(words - len(BANNED))
     cpu, wall = time.process_time(), time.perf_counter()
-    policy = ContentPolicy(banned_words=listed, allowed_words=ALLOWED)
+    policy = ContentPolicy(banned_words=listed, always_banned=BANNED, allowed_words=ALLOWED)
     return policy, time.process_time() - cpu, time.perf_counter() - wall
 
 

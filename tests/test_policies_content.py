@@ -16,7 +16,7 @@ from flask_friendcb.policies.normalize import words_of, words_view
 
 @pytest.fixture(scope="module")
 def policy() -> ContentPolicy:
-    return ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    return ContentPolicy(always_banned=BANNED, allowed_words=ALLOWED)
 
 
 def event(*items: FriendResponseItem) -> FriendResponseEvent:
@@ -62,13 +62,21 @@ def test_matched_is_the_original_text(
 
 
 def test_allowed_word_wins_only_over_the_banned_word_it_holds() -> None:
-    policy = ContentPolicy(banned_words=["sex"], allowed_words=["Essex"])
+    # Matching inside words (whole_words=False), where allowed words are needed.
+    policy = ContentPolicy(always_banned=["sex"], allowed_words=["Essex"], whole_words=False)
     assert policy.find("Essex") is None
     assert policy.find("ESSEX county") is None
     assert policy.find("Essex sex") == ContentMatch("banned_word", "sex")
     # Without the allowed word, the same text is refused.
     # (Repeated letters count once: the match covers both s.)
-    assert ContentPolicy(banned_words=["sex"]).find("Essex") == ContentMatch("banned_word", "ssex")
+    inside = ContentPolicy(always_banned=["sex"], whole_words=False)
+    assert inside.find("Essex") == ContentMatch("banned_word", "ssex")
+    # By default a Latin word matches whole: Essex holds no "sex", "sex" alone is one.
+    whole = ContentPolicy(always_banned=["sex"])
+    assert whole.find("Essex") is None
+    assert whole.find("Middlesex sextant") is None
+    assert whole.find("sex人") == ContentMatch("banned_word", "sex")  # beside Chinese
+    assert whole.find("s-e-x!") == ContentMatch("banned_word", "s-e-x")
 
 
 def test_a_word_of_two_parts_is_found_with_any_separator() -> None:
@@ -128,6 +136,7 @@ def test_code_and_limits_can_be_set() -> None:
         ({"code": 37999}, ValueError),
         ({"code": True}, ValueError),
         ({"max_remark_bytes": 0}, ValueError),
+        ({"always_banned": "spam"}, TypeError),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, object], error: type[Exception]) -> None:
@@ -200,7 +209,7 @@ def test_any_text_from_the_network_is_read(policy: ContentPolicy, text: str) -> 
 @settings(max_examples=200, deadline=None)
 @given(text=st.text(max_size=60))
 def test_find_never_raises_and_matches_a_part_of_the_text(text: str) -> None:
-    policy = ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    policy = ContentPolicy(always_banned=BANNED, allowed_words=ALLOWED)
     match = policy.find(text)
     assert match is None or (match.matched and match.matched in text)
 
@@ -218,7 +227,7 @@ def test_the_per_character_caches_are_bounded(policy: ContentPolicy) -> None:
 def test_recent_results_are_kept_bounded_and_forgotten_on_reload() -> None:
     from flask_friendcb.policies.content import RESULTS_KEPT
 
-    policy = ContentPolicy(banned_words=["spam"])
+    policy = ContentPolicy(banned_words=["spam"], keep_common=True)
     first = policy.find("spam here")
     assert policy.find("spam here") is first  # kept
     for n in range(RESULTS_KEPT + 10):

@@ -5,16 +5,26 @@ came from, so that a match in a view is reported as the part of the original tex
 
 Every character is folded the same way, once (the result is cached per character):
 traditional Chinese to simplified (OpenCC), NFKD compatibility forms (full-width, circled,
-mathematical, superscript), diacritics dropped, case folded, invisible and bidirectional format
-characters dropped, and the Unicode confusables (UTS #39, through ``confusable-homoglyphs``)
-read as the ASCII letter they imitate (Cyrillic ``\u0430``, Greek ``\u03bf``).
+parenthesized, squared, mathematical, superscript), the Latin letter styles that have no
+decomposition read from their Unicode names (small capitals ``ᴀ``, negative circled ``🅐`` and
+negative squared ``🅰`` letters, regional indicators ``🇦``), diacritics dropped, case folded,
+invisible and bidirectional format characters dropped, and the Unicode confusables (UTS #39,
+through ``confusable-homoglyphs``) read as the ASCII letter they imitate (Cyrillic ``\u0430``,
+Greek ``\u03bf``).
 
 - :func:`words_view` is what banned words are looked for in: separators inside a word go
-  (``s-p-a-m``, ``s p a m``, ``赌 博``), repeated letters count once, and digits or ``@``/``$``
-  inside a Latin word read as the letters they stand for (``sp4m``). Spaces between words of
-  two letters or more stay, so ``this pam is mine`` holds no ``spam``.
+  (``s-p-a-m``, ``s p a m``, ``赌 博``), repeated letters count once. Spaces between words of
+  two letters or more stay, so ``this pam is mine`` holds no ``spam``. With ``leet=1`` (or
+  ``2``), digits and symbols inside a Latin word read as the letters they stand for (``sp4m``,
+  ``sh!t``, ``5p@m``); the policy reads that view only when the plain one matched nothing, so
+  a version number stays a version.
 - :func:`plain_view` is what links, e-mail addresses and contact numbers are looked for in:
-  the folded characters, separators kept, and ideographic dots read as dots.
+  the folded characters, separators kept, and ideographic dots read as dots;
+  :func:`spelled_out` reads the addresses written out in it (``shop dot net``,
+  ``me(at)mail(dot)net``, ``w w w . s h o p . n e t``).
+- :func:`display_order` is the order a renderer shows the characters in when the text holds
+  bidirectional overrides or embeddings, so that a word stored backwards behind a
+  right-to-left override is read as the reader sees it.
 """
 
 from __future__ import annotations
@@ -37,19 +47,29 @@ View = tuple[str, list[int]]
 
 # IDNA reads these as the dot between labels; NFKD leaves the ideographic full stop alone.
 _DOTS = {"\u3002": ".", "\uff0e": ".", "\uff61": ".", "\u2024": "."}
-# Digits, and the two symbols, that stand for letters inside a Latin word.
-_LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+# Digits and symbols that stand for letters inside a Latin word; the second reading is tried
+# for the ones that stand for two letters (1 and | for i or l).
+_LEET = (
+    str.maketrans(
+        {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+        | {"!": "i", "|": "l"}
+    ),
+    str.maketrans(
+        {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+        | {"!": "i", "|": "i"}
+    ),
 )
+_TWO_READINGS = re.compile(r"[1|]")
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 #: Characters whose folded form is kept (the common ones are met first).
 CACHE_LIMIT = 65_536
-_fold_cache: dict[str, str] = {}
 _converter_lock = threading.Lock()
 _converter: opencc.OpenCC | None = None
 _skeleton: dict[str, str] | None = None
+_styles: dict[str, str] | None = None
+_tables_lock = threading.Lock()
 
 
 def is_han(char: str) -> bool:
@@ -80,16 +100,37 @@ def _single(converted: str, char: str) -> str:
     return converted if len(converted) == 1 else char
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table: each code point's folded form, computed when first met."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold(chr(code))
+        if len(self) < CACHE_LIMIT:
+            # Bounded: remarks cycling through every code point must not grow it for ever.
+            self[code] = folded
+        return folded
+
+
+class _OneTable(dict[int, str]):
+    """``str.translate`` table: a code point's folded form when it is one character, else
+    ``"\\x00"`` (the text then takes the slow path, which keeps the map to the original)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_cache[code]
+        one = folded if len(folded) == 1 else "\x00"
+        if len(self) < CACHE_LIMIT:
+            self[code] = one
+        return one
+
+
+_fold_cache = _FoldTable()
+_one_cache = _OneTable()
+
+
 def fold(char: str) -> str:
     """The folded form of one (already simplified) character: "" for a format character,
     several characters for a compatibility form such as ``⑴``."""
-    folded = _fold_cache.get(char)
-    if folded is None:
-        folded = _fold(char)
-        if len(_fold_cache) < CACHE_LIMIT:
-            # Bounded: remarks cycling through every code point must not grow it for ever.
-            _fold_cache[char] = folded
-    return folded
+    return _fold_cache[ord(char)]
 
 
 def _fold(char: str) -> str:
@@ -99,6 +140,9 @@ def _fold(char: str) -> str:
         return ""
     if char in _DOTS:
         return "."
+    styled = _style_map().get(char)
+    if styled is not None:
+        return styled
     decomposed = unicodedata.normalize("NFKD", char)
     lookalike = _skeleton_map().get(char)
     if lookalike is not None and not decomposed.isascii():
@@ -109,8 +153,55 @@ def _fold(char: str) -> str:
     for part in decomposed.casefold():
         if unicodedata.combining(part) or unicodedata.category(part) in ("Mn", "Me", "Cf"):
             continue  # a diacritic, or a format character NFKD let out
-        out.append(_DOTS.get(part, part) if part.isascii() else _skeleton_map().get(part, part))
+        if part.isascii():
+            out.append(_DOTS.get(part, part))
+        else:
+            out.append(_style_map().get(part) or _skeleton_map().get(part, part))
     return unicodedata.normalize("NFKC", "".join(out)) if out else ""
+
+
+# A Latin letter in any style, by its Unicode name: "LATIN LETTER SMALL CAPITAL A",
+# "NEGATIVE CIRCLED LATIN CAPITAL LETTER A", "MODIFIER LETTER SMALL A",
+# "REGIONAL INDICATOR SYMBOL LETTER A", "MATHEMATICAL BOLD SMALL A" (and no "TURNED A").
+_STYLED_NAME = re.compile(
+    r"^(?!COMBINING )(?:[A-Z -]* )?(?:LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?"
+    r"|MODIFIER LETTER (?:CAPITAL |SMALL )?(?:SMALL CAPITAL )?|REGIONAL INDICATOR SYMBOL LETTER "
+    r"|MATHEMATICAL [A-Z -]*(?:CAPITAL|SMALL) )([A-Z])$"
+)
+# Where Unicode keeps them: Latin Extended, IPA and phonetic extensions, modifier letters,
+# Latin Extended-D and -E, enclosed alphanumerics and their supplement, mathematical letters.
+_STYLED_RANGES = (
+    (0x0180, 0x02FF),
+    (0x1D00, 0x1DBF),
+    (0x1E00, 0x1EFF),
+    (0x2070, 0x209F),
+    (0x2460, 0x24FF),
+    (0x2C60, 0x2C7F),
+    (0xA720, 0xA7FF),
+    (0xAB30, 0xAB6F),
+    (0x10780, 0x107BF),
+    (0x1D400, 0x1D7FF),
+    (0x1DF00, 0x1DFFF),
+    (0x1F100, 0x1F1FF),
+)
+
+
+def _style_map() -> dict[str, str]:
+    """Letters whose Unicode name says they are a Latin letter in a style (small capital,
+    negative circled or squared, modifier, regional indicator, mathematical), mapped to it."""
+    global _styles
+    if _styles is None:
+        with _tables_lock:
+            if _styles is None:
+                table: dict[str, str] = {}
+                for first, last in _STYLED_RANGES:
+                    for code in range(first, last + 1):
+                        char = chr(code)
+                        match = _STYLED_NAME.match(unicodedata.name(char, ""))
+                        if match is not None:
+                            table[char] = match.group(1).lower()
+                _styles = table
+    return _styles
 
 
 def _skeleton_map() -> dict[str, str]:
@@ -164,62 +255,77 @@ def _opencc() -> opencc.OpenCC:
 def plain_view(text: str, *, simplified: str | None = None) -> View:
     """``text`` folded character by character, separators kept (``simplified``: ``text``
     through :func:`to_simplified` already)."""
+    source = to_simplified(text) if simplified is None else simplified
+    folded = source.translate(_one_cache)
+    if "\x00" not in folded:  # each character one character: the map is the identity
+        return folded, list(range(len(source)))
     out: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(to_simplified(text) if simplified is None else simplified):
+    for index, char in enumerate(source):
         for part in fold(char):
             out.append(part)
             origin.append(index)
     return "".join(out), origin
 
 
-def words_view(text: str, *, simplified: str | None = None) -> View:
-    """``text`` as banned words are looked for in it (see the module's description)."""
-    source = to_simplified(text) if simplified is None else simplified
-    # Tokens: runs of letters and digits (with @ and $), each a list of (char, origin); between
-    # two tokens, a gap: whether it holds a space, and where it starts.
-    tokens: list[list[tuple[str, int]]] = []
-    gaps: list[tuple[bool, int]] = []
-    current: list[tuple[str, int]] = []
-    gap_space, gap_start = False, -1
-    for index, char in enumerate(source):
-        for part in fold(char):
-            if part.isalnum() or part in "@$":
-                if not current and tokens:
-                    gaps.append((gap_space, gap_start))
-                current.append((part, index))
-                continue
-            if current:
-                tokens.append(current)
-                current = []
-                gap_space, gap_start = False, index
-            gap_space = gap_space or part.isspace()
-    if current:
-        tokens.append(current)
+_TOKEN = re.compile(r"[^\W_]+")
+# In the leet views, @ and $ start or end a word, and ! and | sit inside one (sh!t, not hi!).
+_LEET_TOKEN = re.compile(r"[@$]*[^\W_]+(?:[@$!|]+[^\W_]+)*[@$]*|[@$]+")
+_LATIN = re.compile("[a-z]")
+_REPEATS = re.compile(r"([a-z])\1")
 
+
+def words_view(text: str, *, simplified: str | None = None, leet: int = 0) -> View:
+    """``text`` as banned words are looked for in it (see the module's description);
+    ``leet``: 0 for no symbol-for-letter reading, 1 or 2 for the two readings."""
+    return words_of_plain(plain_view(text, simplified=simplified), leet=leet)
+
+
+def has_leet(plain: str) -> bool:
+    """Whether a leet reading of ``plain`` (a folded text) may differ from the plain one."""
+    return any(char in plain for char in "0134579@$!|") and _LATIN.search(plain) is not None
+
+
+def has_two_readings(plain: str) -> bool:
+    """Whether ``plain`` holds a symbol with two letter readings (``1``, ``|``)."""
+    return _TWO_READINGS.search(plain) is not None
+
+
+def words_of_plain(plain: View, *, leet: int = 0) -> View:
+    """The words view of a plain view (see :func:`words_view`)."""
+    text, origin = plain
+    table = _LEET[leet - 1] if leet else None
     out: list[str] = []
-    origin: list[int] = []
-    previous: list[tuple[str, int]] = []
-    for position, token in enumerate(tokens):
-        if any("a" <= char <= "z" for char, _ in token):
-            token = [(char.translate(_LEET), index) for char, index in token]
-        if position:
-            has_space, start = gaps[position - 1]
-            joined = (
-                not has_space  # s-p-a-m, s.p.a.m, s_p_a_m
-                or (len(previous) == 1 and len(token) == 1)  # s p a m
-                or (is_han(previous[-1][0]) and is_han(token[0][0]))  # 赌 博
-            )
-            if not joined:
+    out_origin: list[int] = []
+    previous_end, previous_length, last = -1, 0, ""
+    for match in (_LEET_TOKEN if leet else _TOKEN).finditer(text):
+        token = match.group()
+        start, end = match.span()
+        if table is not None and _LATIN.search(token):
+            token = token.translate(table)  # one character for one: the map holds
+        if out:
+            gap = text[previous_end:start]
+            if (
+                any(char.isspace() for char in gap)
+                and not (previous_length == 1 and len(token) == 1)  # s p a m
+                and not (is_han(last) and is_han(token[0]))  # 赌 博
+            ):
                 out.append(" ")
-                origin.append(start)
-        for char, index in token:
-            if out and char == out[-1] and "a" <= char <= "z":
-                continue  # spaaam: repeated letters count once
-            out.append(char)
-            origin.append(index)
-        previous = token
-    return "".join(out), origin
+                out_origin.append(origin[previous_end])
+                last = " "
+        if _REPEATS.search(token) or (token[0] == last and "a" <= last <= "z"):
+            for offset, char in enumerate(token):
+                if char == last and "a" <= char <= "z":
+                    continue  # spaaam: repeated letters count once
+                out.append(char)
+                out_origin.append(origin[start + offset])
+                last = char
+        else:
+            out.append(token)
+            out_origin.extend(origin[start:end])
+            last = token[-1]
+        previous_end, previous_length = end, len(token)
+    return "".join(out), out_origin
 
 
 def words_of(texts: Iterable[str]) -> list[str]:
@@ -232,8 +338,8 @@ def words_of(texts: Iterable[str]) -> list[str]:
     return [_word(text, plain) for text, plain in zip(texts, simplified, strict=True)]
 
 
-# Words that need no folding, read without the per-character loop (a 100,000-word list is
-# mostly such words): plain ASCII letters, and Chinese characters alone.
+# Words that need no folding, read without the general path (a 100,000-word list is mostly
+# such words): plain ASCII letters, and Chinese characters alone.
 _ASCII_REPEATS = re.compile(r"([a-z])\1+")
 _HAN_ONLY = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
@@ -244,3 +350,114 @@ def _word(text: str, simplified: str) -> str:
     if _HAN_ONLY.fullmatch(simplified):
         return simplified
     return words_view(text, simplified=simplified)[0]
+
+
+# Bidirectional controls: embeddings and overrides (U+202A to U+202E), isolates (U+2066 to
+# U+2069).
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_OPEN_RTL = "\u202b\u202e\u2067"  # RLE, RLO, RLI
+_OPEN_LTR = "\u202a\u202d\u2066\u2068"  # LRE, LRO, LRI, FSI
+_CLOSE = "\u202c\u2069"  # PDF, PDI
+_MAX_DEPTH = 125  # UAX #9's limit on explicit levels
+
+
+def display_order(text: str) -> list[int] | None:
+    """The indexes of ``text`` in the order a renderer shows them, when ``text`` holds
+    bidirectional embeddings, overrides or isolates (UAX #9's explicit levels and rule L2;
+    a character's own direction decides within an embedding, an override decides for all);
+    ``None`` when the order is the stored one."""
+    if _BIDI.search(text) is None:
+        return None
+    levels: list[int] = []
+    stack: list[tuple[int, str]] = [(0, "")]
+    for char in text:
+        level, override = stack[-1]
+        if char in _OPEN_RTL or char in _OPEN_LTR:
+            levels.append(level)
+            rtl = char in _OPEN_RTL
+            new = level + (1 if level % 2 == 0 else 2) if rtl else level + (2 - level % 2)
+            if new <= _MAX_DEPTH:
+                forced = {"\u202e": "R", "\u202d": "L"}.get(char, "")
+                stack.append((new, forced))
+            continue
+        if char in _CLOSE:
+            levels.append(level)
+            if len(stack) > 1:
+                stack.pop()
+            continue
+        if override == "R":
+            levels.append(level | 1)
+        elif override == "L":
+            levels.append(level + (level % 2))
+        else:
+            direction = unicodedata.bidirectional(char)
+            if direction in ("R", "AL"):
+                levels.append(level | 1)
+            elif direction == "L":
+                levels.append(level + (level % 2))
+            else:
+                levels.append(level)
+    odd = [level for level in levels if level % 2]
+    if not odd:
+        return None
+    order = list(range(len(text)))
+    lowest = min(odd)
+    for target in range(max(levels), lowest - 1, -1):
+        index = 0
+        while index < len(order):
+            if levels[index] < target:
+                index += 1
+                continue
+            stop = index
+            while stop < len(order) and levels[stop] >= target:
+                stop += 1
+            order[index:stop] = order[index:stop][::-1]
+            levels[index:stop] = levels[index:stop][::-1]
+            index = stop
+    return order
+
+
+# Addresses written out: " dot ", "(dot)", "[.]", "点" and " . " for a dot, " at ", "(at)",
+# "[at]" and "#" for an @, and letters spaced out one by one.
+_SPACED = re.compile(r"(?<!\S)[a-z0-9.@](?=\s)(?:\s+[a-z0-9.@](?!\S)){2,}")
+_WRITTEN = re.compile(
+    r"\s*[(\[{<]\s*(?P<bdot>dot|\.|点)\s*[)\]}>]\s*"
+    r"|\s*[(\[{<]\s*(?P<bat>at|@)\s*[)\]}>]\s*"
+    r"|(?<=[a-z0-9])(?:\s+(?P<dot>dot)\s+|\s*(?P<cdot>点)\s*|\s+(?P<sdot>\.)\s+)(?=[a-z0-9])"
+    r"|(?<=[a-z0-9])(?:\s+(?P<at>at)\s+|(?P<hash>#))(?=[a-z0-9])"
+)
+_WRITTEN_HINT = re.compile(r"dot|at|点|[\[({<#]|\s\.\s|\s[a-z0-9.]\s")
+
+
+def spelled_out(plain: View) -> View | None:
+    """``plain`` (a plain view) with the addresses written out in it read as they are spelled
+    (``shop dot net`` as ``shop.net``, ``me(at)mail(dot)net`` as ``me@mail.net``); ``None``
+    when it holds none of those spellings."""
+    text, origin = plain
+    if _WRITTEN_HINT.search(text) is None:
+        return None
+    changed = False
+    for pattern in (_SPACED, _WRITTEN):
+        out: list[str] = []
+        out_origin: list[int] = []
+        position = 0
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            out.append(text[position:start])
+            out_origin.extend(origin[position:start])
+            if pattern is _SPACED:
+                for offset, char in enumerate(match.group()):
+                    if not char.isspace():
+                        out.append(char)
+                        out_origin.append(origin[start + offset])
+            else:
+                kind = match.lastgroup or ""
+                out.append("@" if kind in ("bat", "at", "hash") else ".")
+                out_origin.append(origin[start])
+            position = end
+        if position:
+            out.append(text[position:])
+            out_origin.extend(origin[position:])
+            text, origin = "".join(out), out_origin
+            changed = True
+    return (text, origin) if changed else None
