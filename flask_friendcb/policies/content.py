@@ -24,6 +24,7 @@ from .normalize import (
     CACHE_LIMIT,
     View,
     display_order,
+    fold,
     has_leet,
     has_two_readings,
     is_han,
@@ -32,6 +33,7 @@ from .normalize import (
     to_simplified,
     words_of,
     words_of_plain,
+    words_string,
 )
 from .wordlists import DroppedWord, check_words, everyday_holders
 
@@ -96,12 +98,12 @@ def _pinyin(words: list[str]) -> list[str]:
         collapsed = _REPEATED.sub(r"\1", joined)
         if len(joined) < MIN_PINYIN_LETTERS or collapsed in _english_words(PINYIN_ENGLISH_ZIPF):
             continue
-        forms.append(collapsed)
         spaced = [_REPEATED.sub(r"\1", syllable) for syllable in syllables]
-        # "se you" (色友) is also "see you" once repeats are read through: a spaced reading
-        # whose every syllable is an English word is left out.
-        if not all(syllable in _english_words(SPACED_ENGLISH_ZIPF) for syllable in spaced):
-            forms.append(" ".join(spaced))
+        # "se you" (色友) is also "see you" once repeats are read through: a reading whose
+        # every syllable is an English word is left out, with its spaces and without.
+        if all(syllable in _english_words(SPACED_ENGLISH_ZIPF) for syllable in spaced):
+            continue
+        forms.extend((collapsed, " ".join(spaced)))
     return forms
 
 
@@ -182,11 +184,11 @@ class _WordLists:
             automaton.make_automaton()
             self.automaton = automaton
 
-    def find(self, view: View) -> tuple[int, int] | None:
-        """The span in ``view`` of the first banned word no allowed word covers."""
+    def find(self, text: str) -> tuple[int, int] | None:
+        """The span in ``text`` (a words view's string) of the first banned word no allowed
+        word covers."""
         if self.automaton is None:
             return None
-        text = view[0]
         symbols = text if text.isascii() else text.translate(_PAIRS)
         banned: list[tuple[int, int]] = []
         allowed: list[tuple[int, int]] = []
@@ -364,17 +366,14 @@ class ContentPolicy(Policy):
         self, text: str, shown: str, order: list[int] | None, lists: _WordLists
     ) -> ContentMatch | None:
         plain = plain_view(shown, simplified=to_simplified(shown))  # one OpenCC pass
-        words = words_of_plain(plain)
-        span = lists.find(words)
+        span, leet = lists.find(words_string(plain[0])), 0
         if span is None and has_leet(plain[0]):
             # Symbols for letters only where the word does not match as written.
-            readings = (1, 2) if has_two_readings(plain[0]) else (1,)
-            for leet in readings:
-                words = words_of_plain(plain, leet=leet)
-                if (span := lists.find(words)) is not None:
+            for leet in (1, 2) if has_two_readings(plain[0]) else (1,):
+                if (span := lists.find(words_string(plain[0], leet=leet))) is not None:
                     break
         if span is not None:
-            return _match("banned_word", text, words, span, order)
+            return _match("banned_word", text, words_of_plain(plain, leet=leet), span, order)
         if not (self.emails or self.links or self.contacts):
             return None
         views = [plain]
@@ -414,7 +413,12 @@ def _match(
     origin = view[1][start:end]
     if order is not None:
         origin = [order[index] for index in origin]
-    return ContentMatch(rule, text[min(origin) : max(origin) + 1])
+    first, last = min(origin), max(origin) + 1
+    if rule == "banned_word":
+        # A repeated letter read once ("ball" as "bal") ends the match at its first copy.
+        while last < len(text) and (letter := fold(text[last])) and letter == fold(text[last - 1]):
+            last += 1
+    return ContentMatch(rule, text[first:last])
 
 
 def _strings(name: str, words: Iterable[str]) -> list[str]:

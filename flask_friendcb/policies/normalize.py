@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .errors import missing_extra
 
@@ -268,11 +268,7 @@ def plain_view(text: str, *, simplified: str | None = None) -> View:
     return "".join(out), origin
 
 
-_TOKEN = re.compile(r"[^\W_]+")
-# In the leet views, @ and $ start or end a word, and ! and | sit inside one (sh!t, not hi!).
-_LEET_TOKEN = re.compile(r"[@$]*[^\W_]+(?:[@$!|]+[^\W_]+)*[@$]*|[@$]+")
 _LATIN = re.compile("[a-z]")
-_REPEATS = re.compile(r"([a-z])\1")
 
 
 def words_view(text: str, *, simplified: str | None = None, leet: int = 0) -> View:
@@ -281,9 +277,13 @@ def words_view(text: str, *, simplified: str | None = None, leet: int = 0) -> Vi
     return words_of_plain(plain_view(text, simplified=simplified), leet=leet)
 
 
+_LEET_HINT = re.compile(r"[a-z][0134579@$]|[0134579@$][a-z]|[a-z][!|]+[a-z]")
+
+
 def has_leet(plain: str) -> bool:
-    """Whether a leet reading of ``plain`` (a folded text) may differ from the plain one."""
-    return any(char in plain for char in "0134579@$!|") and _LATIN.search(plain) is not None
+    """Whether a leet reading of ``plain`` (a folded text) may differ from the plain one: a
+    digit or symbol beside a Latin letter."""
+    return _LEET_HINT.search(plain) is not None
 
 
 def has_two_readings(plain: str) -> bool:
@@ -291,40 +291,94 @@ def has_two_readings(plain: str) -> bool:
     return _TWO_READINGS.search(plain) is not None
 
 
+_SEPARATORS = re.compile(r"[^\w\s]+|_+")
+_SPACES = re.compile(r"\s+")
+_HAN = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_JOINED_SPACE = re.compile(
+    rf"(?<=(?<![^\W_])[^\W_]) (?=[^\W_](?![^\W_]))|(?<=[{_HAN}]) (?=[{_HAN}])"
+)
+_REPEATED_LETTERS = re.compile(r"([a-z])\1+")
+# In the leet views, @ and $ start or end a word, and ! and | sit inside one (sh!t, not hi!).
+_LEET_RUN = re.compile(r"[@$]*[^\W_]+(?:[@$!|]+[^\W_]+)*[@$]*|[@$]+")
+
+
+class _SeparatorTable(dict[int, str | None]):
+    """``str.translate`` table that deletes what :data:`_SEPARATORS` matches."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        kept = None if _SEPARATORS.fullmatch(char) else char
+        if len(self) < CACHE_LIMIT:
+            self[code] = kept
+        return kept
+
+
+_separators = _SeparatorTable()
+
+
+def words_string(plain: str, *, leet: int = 0) -> str:
+    """The string of :func:`words_of_plain` for ``plain`` (a folded text), without the map
+    to the original: regular expressions over the whole text, what every text costs; the
+    map is made only for a text that matches."""
+    if leet:
+        table = _LEET[leet - 1]
+        plain = _LEET_RUN.sub(
+            lambda match: (
+                match.group().translate(table) if _LATIN.search(match.group()) else match.group()
+            ),
+            plain,
+        )
+    text = " ".join(plain.translate(_separators).split())
+    text = _JOINED_SPACE.sub("", text)
+    return _REPEATED_LETTERS.sub(r"\1", text)
+
+
 def words_of_plain(plain: View, *, leet: int = 0) -> View:
-    """The words view of a plain view (see :func:`words_view`)."""
-    text, origin = plain
-    table = _LEET[leet - 1] if leet else None
+    """The words view of a plain view (see :func:`words_view`): the steps of
+    :func:`words_string`, each keeping the map to the original."""
+    view = plain
+    if leet:
+        table = _LEET[leet - 1]
+        view = _sub(
+            view,
+            _LEET_RUN,
+            lambda match: (
+                match.group().translate(table) if _LATIN.search(match.group()) else match.group()
+            ),
+        )
+    view = _sub(view, _SEPARATORS, lambda match: "")
+    view = _sub(view, _SPACES, lambda match: " ")
+    text, origin = view
+    if text.startswith(" "):
+        text, origin = text[1:], origin[1:]
+    if text.endswith(" "):
+        text, origin = text[:-1], origin[:-1]
+    view = _sub((text, origin), _JOINED_SPACE, lambda match: "")
+    return _sub(view, _REPEATED_LETTERS, lambda match: match.group(1))
+
+
+def _sub(view: View, pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]) -> View:
+    """``pattern.sub(replace, view's text)``, the map kept: a replacement as long as what it
+    replaces keeps its characters' origins, a shorter one takes the first one's."""
+    text, origin = view
     out: list[str] = []
     out_origin: list[int] = []
-    previous_end, previous_length, last = -1, 0, ""
-    for match in (_LEET_TOKEN if leet else _TOKEN).finditer(text):
-        token = match.group()
+    position = 0
+    for match in pattern.finditer(text):
         start, end = match.span()
-        if table is not None and _LATIN.search(token):
-            token = token.translate(table)  # one character for one: the map holds
-        if out:
-            gap = text[previous_end:start]
-            if (
-                any(char.isspace() for char in gap)
-                and not (previous_length == 1 and len(token) == 1)  # s p a m
-                and not (is_han(last) and is_han(token[0]))  # 赌 博
-            ):
-                out.append(" ")
-                out_origin.append(origin[previous_end])
-                last = " "
-        if _REPEATS.search(token) or (token[0] == last and "a" <= last <= "z"):
-            for offset, char in enumerate(token):
-                if char == last and "a" <= char <= "z":
-                    continue  # spaaam: repeated letters count once
-                out.append(char)
-                out_origin.append(origin[start + offset])
-                last = char
-        else:
-            out.append(token)
+        out.append(text[position:start])
+        out_origin.extend(origin[position:start])
+        new = replace(match)
+        out.append(new)
+        if len(new) == end - start:
             out_origin.extend(origin[start:end])
-            last = token[-1]
-        previous_end, previous_length = end, len(token)
+        else:
+            out_origin.extend([origin[start]] * len(new))
+        position = end
+    if not position and not out:
+        return view
+    out.append(text[position:])
+    out_origin.extend(origin[position:])
     return "".join(out), out_origin
 
 

@@ -106,7 +106,7 @@ def _phrase_frequency(phrase: str, table: dict[str, float]) -> float:
         inverse += 1 / frequency
         parts += 1
         position += length
-    return 1 / inverse / 10 ** (parts - 1)
+    return 1 / inverse / 10.0 ** (parts - 1)
 
 
 def everyday_holders(banned: Iterable[str], *, min_zipf: float = HOLDER_ZIPF) -> list[str]:
