@@ -4,9 +4,13 @@
 
 - the evasion table (English and Chinese): evasions caught / total, everyday remarks refused
   / total (false positives);
+- houbb/sensitive-word's dictionary passed straight in: what the load check drops, everyday
+  remarks refused (bar: at most 1 in 50), evasions still refused;
 - ``ContentPolicy.find`` per remark at 100 and at 100,000 banned words (medians, and their
   ratio, which must stay at most 1.5: the list size must not matter), and the time to build
   the 100,000-word policy (under 5 s);
+- ``ContentPolicy.find`` on a 256-byte request wording, Chinese, English and mixed, every
+  rule on (bar: under 100 µs);
 - ``RateLimitPolicy`` checks per second on Redis (a throwaway ``redis-server`` on a free
   loopback port) from one process.
 
@@ -27,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 #: The banned and allowed words the tables are read with.
@@ -327,6 +332,82 @@ def evasion_figures() -> dict[str, Any]:
     }
 
 
+#: houbb/sensitive-word's dictionary (tests/data/sensitive-word/NOTICE.md): 65,143 entries.
+PUBLIC_LIST = (
+    Path(__file__).parent.parent / "tests" / "data" / "sensitive-word" / "dict_v20240407.txt"
+)
+
+
+def public_list_figures() -> dict[str, Any]:
+    """houbb/sensitive-word's dictionary passed straight in (with the table's own words as
+    ``always_banned``): what the load check drops, everyday remarks refused (both tables),
+    evasions still refused (by any rule), and the build time."""
+    from flask_friendcb.policies import ContentPolicy
+
+    words = PUBLIC_LIST.read_text(encoding="utf-8").splitlines()
+    cpu = time.process_time()
+    policy = ContentPolicy(banned_words=words, always_banned=BANNED, allowed_words=ALLOWED)
+    build = time.process_time() - cpu
+    remarks = [text for text in (*EVERYDAY, *EVERYDAY_MORE) if text]
+    refused = [text for text in remarks if policy.find(text) is not None]
+    missed = [text for text, _ in EVASIONS if policy.find(text) is None]
+    reasons = [dropped.reason for dropped in policy.dropped]
+    return {
+        "entries": len(words),
+        "dropped_one_character": reasons.count("one_character"),
+        "dropped_common_word": reasons.count("common_word"),
+        "everyday": len(remarks),
+        "refused": refused,
+        "evasions": len(EVASIONS),
+        "evasions_missed": missed,
+        "build_cpu_s": build,
+    }
+
+
+#: Request wordings of 256 bytes (AddWording's limit), everyday ones: every rule runs to the
+#: end on them, which is the most a wording costs.
+WORDINGS: dict[str, str] = {
+    "Chinese": (
+        "你好，我们是大学同学，在深圳一起做支付相关的工作，下次聚会记得叫上他，还有小王和老李，"  # noqa: RUF001
+        "周末一起打球吧好不好呀。上周在会上认识的，想加个好友，方便以后联系，谢谢你啦！祝好！"  # noqa: RUF001
+    ),
+    "English": (
+        "Hi, I'm Wang from the payments team. We met at the conference in Shenzhen last week; "
+        "you asked about the Q3 plan and the v2.3.1 release. Mr. Li said you run the next.js "
+        "club at the U.K. office too. Would love to connect and share notes, see you at 7.30 on "
+        "Friday!! Thanks"
+    ),
+    "mixed": (
+        "你好，我是王磊，上周在深圳的支付大会上认识的，Mr. Li 介绍的。我们聊过 Q3 的计划和 "  # noqa: RUF001
+        "v2.3.1 版本，周五 7.30 见，加个好友吧，谢谢！下次一起打球 polka dot 派对见"  # noqa: RUF001
+    ),
+}
+
+
+def _cut(text: str, size: int = 256) -> str:
+    while len(text.encode("utf-8")) > size:
+        text = text[:-1]
+    return text
+
+
+def wording_costs(policy: Any, rounds: int) -> dict[str, float]:
+    """µs per 256-byte wording (median of ``rounds`` rounds of 200 reads each), every rule
+    on, without the cache of recent results."""
+    costs: dict[str, float] = {}
+    for name, text in WORDINGS.items():
+        text = _cut(text)
+        assert policy.find(text, max_bytes=256) is None, name  # everyday: read to the end
+        samples = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(200):
+                policy._lists.results.clear()
+                policy.find(text, max_bytes=256)
+            samples.append((time.perf_counter() - started) / 200 * 1e6)
+        costs[name] = statistics.median(samples)
+    return costs
+
+
 def word_list(count: int, seed: int = 9) -> list[str]:
     """``count`` made-up banned words, half Latin (4 to 10 letters), half Chinese (2 to 4)."""
     rng = random.Random(seed)  # noqa: S311  (made-up words, not secrets)
@@ -455,6 +536,20 @@ def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -
     for text in table["refused"]:
         print(f"    refused: {text!r}")
 
+    public = public_list_figures()
+    figures["public_list"] = public
+    print("\nContentPolicy loaded with houbb/sensitive-word's dictionary as published\n")
+    print(f"  {public['entries']:,} entries; dropped on load: {public['dropped_one_character']} "
+          f"of one character, {public['dropped_common_word']} everyday words "
+          f"(build {public['build_cpu_s']:.1f} s of CPU)")  # fmt: skip
+    met = len(public["refused"]) * 50 <= public["everyday"]
+    print(f"  everyday remarks refused: {len(public['refused'])}/{public['everyday']} "
+          f"(bar: 1 in 50): {'bar met' if met else 'BAR MISSED'}")  # fmt: skip
+    for text in public["refused"]:
+        print(f"    refused: {text!r}")
+    print(f"  evasions refused: {public['evasions'] - len(public['evasions_missed'])}/"
+          f"{public['evasions']}")  # fmt: skip
+
     small_policy, small_build, _ = build(100)
     large_policy, large_build, large_wall = build(words)
     small_times, large_times = find_costs([small_policy, large_policy], rounds)
@@ -482,6 +577,13 @@ def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -
     print(f"  {words:,}-word build {large_build:.2f} s of CPU ({large_wall:.2f} s of wall "
           f"time; bar 5 s): {'bar met' if large_build < 5 else 'BAR MISSED'}")  # fmt: skip
     print(f"  load average while measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+    costs = wording_costs(large_policy, rounds)
+    figures["wording_256_bytes_us"] = costs
+    print(f"\nContentPolicy.find on a 256-byte request wording (AddWording), every rule on, "
+          f"{words:,} banned words, median of {rounds} rounds\n")  # fmt: skip
+    for name, cost in costs.items():
+        print(f"  {name}: {cost:.1f} µs (bar 100 µs): {'bar met' if cost < 100 else 'BAR MISSED'}")
 
     with redis_server() as url:
         rate = ratelimit_rate(url, redis_seconds)

@@ -376,15 +376,15 @@ class ContentPolicy(Policy):
             return _match("banned_word", text, words_of_plain(plain, leet=leet), span, order)
         if not (self.emails or self.links or self.contacts):
             return None
-        views = [plain]
+        views = [(plain, True)]
         if self.spelled_out and (self.emails or self.links):
             written = spelled_out(plain)
             if written is not None:
                 views.append(written)
-        for view in views:
+        for view, dotted in views:
             for rule, enabled, finder in (
                 ("email", self.emails, find_email),
-                ("link", self.links, find_link),
+                ("link", self.links and dotted, find_link),
                 ("contact", self.contacts and view is plain, find_contact),
             ):
                 if enabled and (span := finder(view[0])) is not None:

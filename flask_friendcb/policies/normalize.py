@@ -59,7 +59,7 @@ _LEET = (
         | {"!": "i", "|": "i"}
     ),
 )
-_TWO_READINGS = re.compile(r"[1|]")
+_TWO_READINGS = re.compile(r"[a-z][1|]|[1|][a-z]")
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -316,36 +316,80 @@ class _SeparatorTable(dict[int, str | None]):
 _separators = _SeparatorTable()
 
 
+def leet_text(plain: str, leet: int) -> str:
+    """``plain`` (a folded text) with the digits and symbols inside Latin words read as the
+    letters they stand for (reading ``leet``: 1 or 2), character for character: only the
+    words where a symbol touches a letter are read, so ``7.30`` and ``2024`` stay."""
+    table = _LEET[leet - 1]
+    out: list[str] = []
+    position = 0
+    for hint in _LEET_HINT.finditer(plain):
+        if hint.start() < position:
+            continue  # within a word already read
+        # The space-separated chunk around it: no token crosses a space.
+        start = plain.rfind(" ", position, hint.start()) + 1 or position
+        end = plain.find(" ", hint.end())
+        end = len(plain) if end < 0 else end
+        out.append(plain[position:start])
+        out.append(
+            _LEET_RUN.sub(
+                lambda match: match.group().translate(table)
+                if _LATIN.search(match.group())
+                else match.group(),
+                plain[start:end],
+            )
+        )
+        position = end
+    if not position:
+        return plain
+    out.append(plain[position:])
+    return "".join(out)
+
+
 def words_string(plain: str, *, leet: int = 0) -> str:
     """The string of :func:`words_of_plain` for ``plain`` (a folded text), without the map
     to the original: regular expressions over the whole text, what every text costs; the
     map is made only for a text that matches."""
     if leet:
-        table = _LEET[leet - 1]
-        plain = _LEET_RUN.sub(
-            lambda match: (
-                match.group().translate(table) if _LATIN.search(match.group()) else match.group()
-            ),
-            plain,
-        )
-    text = " ".join(plain.translate(_separators).split())
-    text = _JOINED_SPACE.sub("", text)
-    return _REPEATED_LETTERS.sub(r"\1", text)
+        plain = leet_text(plain, leet)
+    parts = plain.translate(_separators).split()
+    return _collapse(_join(parts))
+
+
+_DOUBLES = tuple(letter * 2 for letter in "abcdefghijklmnopqrstuvwxyz")
+
+
+def _collapse(text: str) -> str:
+    """``_REPEATED_LETTERS.sub(r"\\1", text)``, by ``str`` methods."""
+    for double in _DOUBLES:
+        if double in text:
+            while double in text:
+                text = text.replace(double, double[0])
+    return text
+
+
+def _join(parts: list[str]) -> str:
+    """``_JOINED_SPACE.sub("", " ".join(parts))``: the words of ``parts``, a space between
+    two but where both are one character, or a Chinese character ends one and starts the
+    next."""
+    text = " ".join(parts)
+    if text.isascii():
+        singles = [len(part) == 1 for part in parts]
+        if not any(a and b for a, b in zip(singles, singles[1:])):
+            return text
+    out = [parts[0]] if parts else []
+    for previous, part in zip(parts, parts[1:]):
+        if (len(previous) == 1 and len(part) == 1) or (is_han(previous[-1]) and is_han(part[0])):
+            out[-1] += part
+        else:
+            out.append(part)
+    return " ".join(out)
 
 
 def words_of_plain(plain: View, *, leet: int = 0) -> View:
     """The words view of a plain view (see :func:`words_view`): the steps of
     :func:`words_string`, each keeping the map to the original."""
-    view = plain
-    if leet:
-        table = _LEET[leet - 1]
-        view = _sub(
-            view,
-            _LEET_RUN,
-            lambda match: (
-                match.group().translate(table) if _LATIN.search(match.group()) else match.group()
-            ),
-        )
+    view = (leet_text(plain[0], leet), plain[1]) if leet else plain  # one for one
     view = _sub(view, _SEPARATORS, lambda match: "")
     view = _sub(view, _SPACES, lambda match: " ")
     text, origin = view
@@ -472,46 +516,76 @@ def display_order(text: str) -> list[int] | None:
 
 
 # Addresses written out: " dot ", "(dot)", "[.]", "点" and " . " for a dot, " at ", "(at)",
-# "[at]" and "#" for an @, and letters spaced out one by one.
+# "[at]" and "#" for an @, and letters spaced out one by one. Each pattern starts with a
+# literal or is looked for only when its literal is in the text: every remark pays for it.
 _SPACED = re.compile(r"(?<!\S)[a-z0-9.@](?=\s)(?:\s+[a-z0-9.@](?!\S)){2,}")
-_WRITTEN = re.compile(
-    r"\s*[(\[{<]\s*(?P<bdot>dot|\.|点)\s*[)\]}>]\s*"
-    r"|\s*[(\[{<]\s*(?P<bat>at|@)\s*[)\]}>]\s*"
-    r"|(?<=[a-z0-9])(?:\s+(?P<dot>dot)\s+|\s*(?P<cdot>点)\s*|\s+(?P<sdot>\.)\s+)(?=[a-z0-9])"
-    r"|(?<=[a-z0-9])(?:\s+(?P<at>at)\s+|(?P<hash>#))(?=[a-z0-9])"
-)
-_WRITTEN_HINT = re.compile(r"dot|at|点|[\[({<#]|\s\.\s|\s[a-z0-9.]\s")
+_BRACKETED = re.compile(r"\s*[(\[{<]\s*(?:(dot|\.|点)|(at|@))\s*[)\]}>]\s*")
+_SPOKEN_DOT = re.compile(r"\s+(?:dot|\.)\s+|\s*点\s*")
+_SPOKEN_AT = re.compile(r"\s+at\s+|#")
 
 
-def spelled_out(plain: View) -> View | None:
+def spelled_out(plain: View) -> tuple[View, bool] | None:
     """``plain`` (a plain view) with the addresses written out in it read as they are spelled
-    (``shop dot net`` as ``shop.net``, ``me(at)mail(dot)net`` as ``me@mail.net``); ``None``
-    when it holds none of those spellings."""
+    (``shop dot net`` as ``shop.net``, ``me(at)mail(dot)net`` as ``me@mail.net``), and
+    whether a dot or spaced-out letters were among them (else only an ``@`` changed, and only
+    an e-mail address can be new); ``None`` when it holds none of those spellings, or no dot
+    at all (no address has none)."""
     text, origin = plain
-    if _WRITTEN_HINT.search(text) is None:
-        return None
-    changed = False
-    for pattern in (_SPACED, _WRITTEN):
-        out: list[str] = []
-        out_origin: list[int] = []
-        position = 0
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            out.append(text[position:start])
-            out_origin.extend(origin[position:start])
-            if pattern is _SPACED:
-                for offset, char in enumerate(match.group()):
-                    if not char.isspace():
-                        out.append(char)
-                        out_origin.append(origin[start + offset])
-            else:
-                kind = match.lastgroup or ""
-                out.append("@" if kind in ("bat", "at", "hash") else ".")
-                out_origin.append(origin[start])
-            position = end
-        if position:
-            out.append(text[position:])
-            out_origin.extend(origin[position:])
-            text, origin = "".join(out), out_origin
-            changed = True
-    return (text, origin) if changed else None
+    view = plain
+    if "." in text and _SPACED.search(text) is not None:
+        kept = [True] * len(text)
+        for match in _SPACED.finditer(text):
+            for index in range(*match.span()):
+                kept[index] = not text[index].isspace()
+        view = (
+            "".join(char for char, keep in zip(text, kept, strict=True) if keep),
+            [index for index, keep in zip(origin, kept, strict=True) if keep],
+        )
+        text = view[0]
+    edits: list[tuple[int, int, str]] = []
+    if any(bracket in text for bracket in "([{<"):
+        for match in _BRACKETED.finditer(text):
+            edits.append((*match.span(), "." if match.group(1) else "@"))
+    if "dot" in text or " ." in text or "点" in text:
+        edits.extend(
+            (*match.span(), ".")
+            for match in _SPOKEN_DOT.finditer(text)
+            if _between_labels(text, *match.span())
+        )
+    dotted = bool(edits) or view is not plain
+    if not edits and "." not in text:
+        return (view, True) if dotted else None  # no dot: no address, whatever the @
+    if " at " in text or "#" in text:
+        edits.extend(
+            (*match.span(), "@")
+            for match in _SPOKEN_AT.finditer(text)
+            if _between_labels(text, *match.span())
+        )
+    if not edits:
+        return (view, True) if dotted else None
+    edits.sort()
+    out: list[str] = []
+    out_origin: list[int] = []
+    position = 0
+    origin = view[1]
+    for start, end, replacement in edits:
+        if start < position:
+            continue  # overlapping spellings: the first one read
+        out.append(text[position:start])
+        out_origin.extend(origin[position:start])
+        out.append(replacement)
+        out_origin.append(origin[start])
+        position = end
+    out.append(text[position:])
+    out_origin.extend(origin[position:])
+    return ("".join(out), out_origin), dotted
+
+
+def _between_labels(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` sits between two letters or digits (ASCII)."""
+    return (
+        start > 0
+        and end < len(text)
+        and (text[start - 1].isascii() and text[start - 1].isalnum())
+        and (text[end].isascii() and text[end].isalnum())
+    )
