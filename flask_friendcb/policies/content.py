@@ -25,7 +25,7 @@ from .normalize import (
     View,
     display_order,
     fold,
-    has_leet,
+    leet_windows,
     has_two_readings,
     is_han,
     plain_view,
@@ -366,14 +366,17 @@ class ContentPolicy(Policy):
         self, text: str, shown: str, order: list[int] | None, lists: _WordLists
     ) -> ContentMatch | None:
         plain = plain_view(shown, simplified=to_simplified(shown))  # one OpenCC pass
-        span, leet = lists.find(words_string(plain[0])), 0
-        if span is None and has_leet(plain[0]):
-            # Symbols for letters only where the word does not match as written.
-            for leet in (1, 2) if has_two_readings(plain[0]) else (1,):
-                if (span := lists.find(words_string(plain[0], leet=leet))) is not None:
-                    break
+        span = lists.find(words_string(plain[0]))
         if span is not None:
-            return _match("banned_word", text, words_of_plain(plain, leet=leet), span, order)
+            return _match("banned_word", text, words_of_plain(plain), span, order)
+        # Symbols for letters only where the word does not match as written, and only around
+        # the words where a symbol touches a letter.
+        for start, end in leet_windows(plain[0]):
+            part = (plain[0][start:end], plain[1][start:end])
+            for leet in (1, 2) if has_two_readings(part[0]) else (1,):
+                if (span := lists.find(words_string(part[0], leet=leet))) is not None:
+                    words = words_of_plain(part, leet=leet)
+                    return _match("banned_word", text, words, span, order)
         if not (self.emails or self.links or self.contacts):
             return None
         views = [(plain, True)]

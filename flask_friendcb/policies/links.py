@@ -78,9 +78,7 @@ def _top_level(label: str) -> bool:
     label ends none is no link, and costs no look-up in the list."""
     global _top_levels
     if _top_levels is None:
-        _top_levels = frozenset(
-            suffix.rsplit(".", 1)[-1] for suffix in _extract().tlds if suffix
-        )
+        _top_levels = frozenset(suffix.rsplit(".", 1)[-1] for suffix in _extract().tlds if suffix)
     return label in _top_levels
 
 

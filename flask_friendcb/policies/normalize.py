@@ -286,6 +286,26 @@ def has_leet(plain: str) -> bool:
     return _LEET_HINT.search(plain) is not None
 
 
+def leet_windows(plain: str) -> list[tuple[int, int]]:
+    """Where a leet reading of ``plain`` (a folded text) may differ from the plain one: each
+    space-separated chunk where a symbol touches a letter, with the chunk on either side (a
+    banned phrase may hold the word before or after), overlapping windows merged."""
+    windows: list[tuple[int, int]] = []
+    for hint in _LEET_HINT.finditer(plain):
+        start = plain.rfind(" ", 0, hint.start()) + 1
+        if start > 0:
+            start = plain.rfind(" ", 0, start - 1) + 1
+        end = plain.find(" ", hint.end())
+        if end >= 0:
+            end = plain.find(" ", end + 1)
+        end = len(plain) if end < 0 else end
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
+
+
 def has_two_readings(plain: str) -> bool:
     """Whether ``plain`` holds a symbol with two letter readings (``1``, ``|``)."""
     return _TWO_READINGS.search(plain) is not None
@@ -333,9 +353,11 @@ def leet_text(plain: str, leet: int) -> str:
         out.append(plain[position:start])
         out.append(
             _LEET_RUN.sub(
-                lambda match: match.group().translate(table)
-                if _LATIN.search(match.group())
-                else match.group(),
+                lambda match: (
+                    match.group().translate(table)
+                    if _LATIN.search(match.group())
+                    else match.group()
+                ),
                 plain[start:end],
             )
         )
@@ -516,12 +538,17 @@ def display_order(text: str) -> list[int] | None:
 
 
 # Addresses written out: " dot ", "(dot)", "[.]", "点" and " . " for a dot, " at ", "(at)",
-# "[at]" and "#" for an @, and letters spaced out one by one. Each pattern starts with a
+# "[at]" and "#" for an @ (when a domain follows), and letters spaced out one by one. Each pattern starts with a
 # literal or is looked for only when its literal is in the text: every remark pays for it.
 _SPACED = re.compile(r"(?<!\S)[a-z0-9.@](?=\s)(?:\s+[a-z0-9.@](?!\S)){2,}")
 _BRACKETED = re.compile(r"\s*[(\[{<]\s*(?:(dot|\.|点)|(at|@))\s*[)\]}>]\s*")
 _SPOKEN_DOT = re.compile(r"\s+(?:dot|\.)\s+|\s*点\s*")
-_SPOKEN_AT = re.compile(r"\s+at\s+|#")
+_SPACED_HINT = re.compile(r" \S \S ")
+# What follows an @ that may start an address: labels with a dot, written or spelled, between.
+_DOMAIN = re.compile(
+    r"[a-z0-9-]+(?:(?:\.|\s+(?:dot|\.)\s+|\s*点\s*|\s*[(\[{<]\s*(?:dot|\.|点)\s*[)\]}>]\s*)"
+    r"[a-z0-9-]+)+"
+)
 
 
 def spelled_out(plain: View) -> tuple[View, bool] | None:
@@ -532,7 +559,7 @@ def spelled_out(plain: View) -> tuple[View, bool] | None:
     at all (no address has none)."""
     text, origin = plain
     view = plain
-    if "." in text and _SPACED.search(text) is not None:
+    if "." in text and _SPACED_HINT.search(text) and _SPACED.search(text) is not None:
         kept = [True] * len(text)
         for match in _SPACED.finditer(text):
             for index in range(*match.span()):
@@ -555,12 +582,13 @@ def spelled_out(plain: View) -> tuple[View, bool] | None:
     dotted = bool(edits) or view is not plain
     if not edits and "." not in text:
         return (view, True) if dotted else None  # no dot: no address, whatever the @
-    if " at " in text or "#" in text:
-        edits.extend(
-            (*match.span(), "@")
-            for match in _SPOKEN_AT.finditer(text)
-            if _between_labels(text, *match.span())
-        )
+    for spoken in (" at ", "#"):
+        start = text.find(spoken)
+        while start >= 0:
+            end = start + len(spoken)
+            if _between_labels(text, start, end) and _DOMAIN.match(text, end):
+                edits.append((start, end, "@"))
+            start = text.find(spoken, end)
     if not edits:
         return (view, True) if dotted else None
     edits.sort()
