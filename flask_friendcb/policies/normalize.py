@@ -29,6 +29,7 @@ Greek ``\u03bf``).
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -397,10 +398,10 @@ def _join(parts: list[str]) -> str:
     text = " ".join(parts)
     if text.isascii():
         singles = [len(part) == 1 for part in parts]
-        if not any(a and b for a, b in zip(singles, singles[1:])):
+        if not any(a and b for a, b in itertools.pairwise(singles)):
             return text
     out = [parts[0]] if parts else []
-    for previous, part in zip(parts, parts[1:]):
+    for previous, part in itertools.pairwise(parts):
         if (len(previous) == 1 and len(part) == 1) or (is_han(previous[-1]) and is_han(part[0])):
             out[-1] += part
         else:
@@ -538,16 +539,16 @@ def display_order(text: str) -> list[int] | None:
 
 
 # Addresses written out: " dot ", "(dot)", "[.]", "点" and " . " for a dot, " at ", "(at)",
-# "[at]" and "#" for an @ (when a domain follows), and letters spaced out one by one. Each pattern starts with a
-# literal or is looked for only when its literal is in the text: every remark pays for it.
+# "[at]" and "#" for an @ (when a domain follows), and letters spaced out one by one. Each is
+# looked for only when its literal is in the text: every remark pays for the search.
 _SPACED = re.compile(r"(?<!\S)[a-z0-9.@](?=\s)(?:\s+[a-z0-9.@](?!\S)){2,}")
 _BRACKETED = re.compile(r"\s*[(\[{<]\s*(?:(dot|\.|点)|(at|@))\s*[)\]}>]\s*")
 _SPOKEN_DOT = re.compile(r"\s+(?:dot|\.)\s+|\s*点\s*")
 _SPACED_HINT = re.compile(r" \S \S ")
 # What follows an @ that may start an address: labels with a dot, written or spelled, between.
 _DOMAIN = re.compile(
-    r"[a-z0-9-]+(?:(?:\.|\s+(?:dot|\.)\s+|\s*点\s*|\s*[(\[{<]\s*(?:dot|\.|点)\s*[)\]}>]\s*)"
-    r"[a-z0-9-]+)+"
+    r"[a-z0-9-]+(?:(?:\.|\s+(?:dot|\.)\s+|\s*点\s*"
+    r"|\s*[(\[{<]\s*(?:dot|\.|点)\s*[)\]}>]\s*)[a-z0-9-]+)+"
 )
 
 
