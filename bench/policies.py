@@ -352,12 +352,23 @@ def public_list_figures() -> dict[str, Any]:
     refused = [text for text in remarks if policy.find(text) is not None]
     missed = [text for text, _ in EVASIONS if policy.find(text) is None]
     reasons = [dropped.reason for dropped in policy.dropped]
+    # The same list read as a plain substring filter reads it: no check, words inside words.
+    plain = ContentPolicy(
+        banned_words=words,
+        always_banned=BANNED,
+        allowed_words=ALLOWED,
+        keep_common=True,
+        whole_words=False,
+        pinyin=False,
+    )
+    substring = [text for text in remarks if plain.find(text) is not None]
     return {
         "entries": len(words),
         "dropped_one_character": reasons.count("one_character"),
         "dropped_common_word": reasons.count("common_word"),
         "everyday": len(remarks),
         "refused": refused,
+        "refused_as_substrings": substring,
         "evasions": len(EVASIONS),
         "evasions_missed": missed,
         "build_cpu_s": build,
@@ -547,6 +558,9 @@ def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -
           f"(bar: 1 in 50): {'bar met' if met else 'BAR MISSED'}")  # fmt: skip
     for text in public["refused"]:
         print(f"    refused: {text!r}")
+    print(f"  read as a plain substring filter (keep_common=True, whole_words=False, "
+          f"pinyin=False): {len(public['refused_as_substrings'])}/{public['everyday']} "
+          f"refused")  # fmt: skip
     print(f"  evasions refused: {public['evasions'] - len(public['evasions_missed'])}/"
           f"{public['evasions']}")  # fmt: skip
 

@@ -204,17 +204,14 @@ def words_group() -> None:
 
 @words_group.command("check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--keep-common", is_flag=True, help="Keep everyday words (drop only one-character entries)."
-)
-def words_check_command(path: str, keep_common: bool) -> None:
+def words_check_command(path: str) -> None:
     """Print what ContentPolicy would drop from the word list in PATH (one word a line,
     UTF-8), and why."""
     from .policies.wordlists import check_words
 
     with open(path, encoding="utf-8") as file:
         words = file.read().splitlines()
-    check = check_words(words, keep_common=keep_common)
+    check = check_words(words)
     for dropped in check.dropped:
         click.echo(f"{dropped.word}\t{dropped.reason}\t{dropped.detail}")
     counts = check.counts()

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from bench.policies import ALLOWED, BANNED, EVASIONS, EVERYDAY
 from flask_friendcb import FriendResponseEvent, FriendResponseItem, Reject, ResponseAction
 from flask_friendcb.policies import ContentMatch, ContentPolicy
-from flask_friendcb.policies.normalize import words_of, words_view
+from flask_friendcb.policies.normalize import (
+    plain_view,
+    words_of,
+    words_of_plain,
+    words_string,
+    words_view,
+)
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +227,8 @@ def test_the_per_character_caches_are_bounded(policy: ContentPolicy) -> None:
     for start in range(0x4E00, 0x4E00 + normalize.CACHE_LIMIT + 4000, 30):
         policy.find("".join(map(chr, range(start, start + 30))))
     assert len(normalize._fold_cache) <= normalize.CACHE_LIMIT
+    assert len(normalize._one_cache) <= normalize.CACHE_LIMIT
+    assert len(normalize._separators) <= normalize.CACHE_LIMIT
     assert len(content._PAIRS) <= normalize.CACHE_LIMIT
 
 
@@ -241,3 +249,36 @@ def test_recent_results_are_kept_bounded_and_forgotten_on_reload() -> None:
     assert policy.find("example.com") is None
     policy.links = True
     assert policy.find("example.com") == ContentMatch("link", "example.com")
+
+
+_WORDY = st.text(alphabet=st.sampled_from(list("ab sS1!|@$-._4赌博賭x\u3000\u200bzz")), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_WORDY, st.text(max_size=40)), leet=st.sampled_from([0, 1, 2]))
+def test_the_words_string_is_the_words_view_without_its_map(text: str, leet: int) -> None:
+    # Every text is searched in the string; a match is mapped back through the view: both
+    # must read the text the same way.
+    plain = plain_view(text)
+    words, origin = words_of_plain(plain, leet=leet)
+    assert words_string(plain[0], leet=leet) == words
+    assert len(origin) == len(words)
+    assert all(0 <= index < len(text) for index in origin)
+
+
+def test_reload_keeps_or_replaces_the_words_always_banned() -> None:
+    policy = ContentPolicy(always_banned=["money"], banned_words=["casino"])
+    assert policy.find("money") is not None  # everyday, but meant
+    policy.reload(banned_words=["money"])  # checked: everyday, dropped
+    assert policy.find("money") is not None  # still in always_banned
+    assert policy.find("casino") is None
+    policy.reload(always_banned=())
+    assert policy.find("money") is None
+    assert [dropped.word for dropped in policy.dropped] == ["money"]
+
+
+def test_a_reversed_word_is_matched_as_the_reader_sees_it(policy: ContentPolicy) -> None:
+    text = "hi \u202eonisac\u202c night"
+    assert policy.find(text) == ContentMatch("banned_word", "onisac")
+    # As stored, nothing is reversed: the same letters without the override are no word.
+    assert policy.find("hi onisac night") is None

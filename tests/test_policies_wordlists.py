@@ -71,10 +71,11 @@ def test_passed_straight_in_the_list_is_checked_and_the_drop_logged(
     assert policy.find("赌博") is not None
     (line,) = [r.getMessage() for r in caplog.records if "banned_words" in r.getMessage()]
     assert f"{len(public_words)} entries, {len(policy.dropped)} dropped" in line
-    # Kept on purpose: everyday words stay.
+    # Kept on purpose: the list stays as given.
     kept = ContentPolicy(banned_words=["电影", "b"], keep_common=True)
     assert kept.find("看电影") is not None
-    assert [dropped.word for dropped in kept.dropped] == ["b"]
+    assert kept.find("plan b") is not None
+    assert kept.dropped == ()
     assert ContentPolicy(always_banned=["电影"]).find("看电影") is not None
 
 
@@ -95,10 +96,15 @@ def test_one_character_entries_and_everyday_words_are_dropped_with_their_reason(
 
 
 def test_a_single_letter_entry_no_longer_refuses_basketball() -> None:
-    policy = ContentPolicy(banned_words=["b", "ball"], keep_common=True)
-    assert policy.find("basketball team") is None  # "ball" is matched as a whole word
-    assert policy.find("b") is None  # "b" was dropped
-    assert policy.find("ball game") == ContentMatch("banned_word", "ball")
+    policy = ContentPolicy(banned_words=["b", "ball"])
+    assert [dropped.word for dropped in policy.dropped] == ["b", "ball"]  # "ball" is everyday
+    assert policy.find("b") is None
+    kept = ContentPolicy(banned_words=["b", "ball"], keep_common=True)
+    assert kept.find("basketball team") is None  # matched as whole words
+    assert kept.find("b") == ContentMatch("banned_word", "b")
+    assert kept.find("ball game") == ContentMatch("banned_word", "ball")
+    inside = ContentPolicy(banned_words=["b", "ball"], keep_common=True, whole_words=False)
+    assert inside.find("basketball team") == ContentMatch("banned_word", "b")
 
 
 def test_words_check_prints_what_would_be_dropped_and_why(tmp_path: Path) -> None:
@@ -110,8 +116,6 @@ def test_words_check_prints_what_would_be_dropped_and_why(tmp_path: Path) -> Non
     assert "电影\tcommon_word\tZipf frequency" in result.stdout
     assert "赌博" not in result.stdout
     assert "3 entries: 1 kept, 2 dropped (1 of one character, 1 everyday words)" in result.stderr
-    kept = CliRunner().invoke(words_group, ["check", "--keep-common", str(listed)])
-    assert "电影" not in kept.stdout
 
 
 def test_the_word_frequencies_are_read_offline() -> None:

@@ -281,12 +281,6 @@ def words_view(text: str, *, simplified: str | None = None, leet: int = 0) -> Vi
 _LEET_HINT = re.compile(r"[a-z][0134579@$]|[0134579@$][a-z]|[a-z][!|]+[a-z]")
 
 
-def has_leet(plain: str) -> bool:
-    """Whether a leet reading of ``plain`` (a folded text) may differ from the plain one: a
-    digit or symbol beside a Latin letter."""
-    return _LEET_HINT.search(plain) is not None
-
-
 def leet_windows(plain: str) -> list[tuple[int, int]]:
     """Where a leet reading of ``plain`` (a folded text) may differ from the plain one: each
     space-separated chunk where a symbol touches a letter, with the chunk on either side (a

@@ -9,8 +9,9 @@ through) and everyday words listed as sensitive (``电影``, ``房间``). :func:
   its wheel: nothing is fetched) counts as an everyday word of Chinese or English, at a
   Zipf frequency of :data:`COMMON_ZIPF` (4.5: about once in 30,000 words) or more,
 
-unless ``keep_common=True``. Words the caller means to keep whatever they are go in
-``ContentPolicy(always_banned=...)``, which is not checked.
+unless the caller keeps them on purpose: ``keep_common=True`` keeps the whole list as given,
+and words meant whatever they are go in ``ContentPolicy(always_banned=...)``, which is never
+checked.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def check_words(
     words: Iterable[str], *, keep_common: bool = False, common_zipf: float = COMMON_ZIPF
 ) -> WordListCheck:
     """Split ``words`` into the entries kept and the entries dropped (see the module's
-    description); ``keep_common=True`` keeps everyday words, never one-character entries.
+    description); ``keep_common=True`` keeps every entry.
 
     >>> check = check_words(["b", "电影", "赌博", "casino night"])
     >>> check.kept
@@ -152,15 +153,16 @@ def check_words(
     views = words_of(words)
     kept: list[str] = []
     dropped: list[DroppedWord] = []
+    if keep_common:
+        return WordListCheck(tuple(words), ())
     for word, view in zip(words, views, strict=True):
         if len(view.replace(" ", "")) <= 1:
             dropped.append(DroppedWord(word, "one_character", f"{view!r} once folded"))
             continue
-        if not keep_common:
-            frequency, language = zipf(word.strip())
-            if frequency >= common_zipf:
-                detail = f"Zipf frequency {frequency:.2f} in {language} (from {common_zipf})"
-                dropped.append(DroppedWord(word, "common_word", detail))
-                continue
+        frequency, language = zipf(word.strip())
+        if frequency >= common_zipf:
+            detail = f"Zipf frequency {frequency:.2f} in {language} (from {common_zipf})"
+            dropped.append(DroppedWord(word, "common_word", detail))
+            continue
         kept.append(word)
     return WordListCheck(tuple(kept), tuple(dropped))
