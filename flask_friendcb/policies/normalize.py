@@ -33,7 +33,7 @@ import itertools
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from .errors import missing_extra
 
@@ -278,7 +278,25 @@ def words_view(text: str, *, simplified: str | None = None, leet: int = 0) -> Vi
     return words_of_plain(plain_view(text, simplified=simplified), leet=leet)
 
 
-_LEET_HINT = re.compile(r"[a-z][0134579@$]|[0134579@$][a-z]|[a-z][!|]+[a-z]")
+_LEET_CHAR = re.compile(r"[0134579@$!|]")
+
+
+def _leet_hints(plain: str) -> Iterator[tuple[int, int]]:
+    """The spans of ``plain`` where a digit or symbol touches a Latin letter (``q3``,
+    ``5p``), or ``!`` and ``|`` sit between two (``sh!t``): one search for the symbols, which
+    are rarer than letters, then a look at their neighbours."""
+    end = len(plain)
+    for match in _LEET_CHAR.finditer(plain):
+        index = match.start()
+        before = plain[index - 1] if index else ""
+        if plain[index] in "!|":
+            stop = index + 1
+            while stop < end and plain[stop] in "!|":
+                stop += 1
+            if "a" <= before <= "z" and stop < end and "a" <= plain[stop] <= "z":
+                yield index - 1, stop + 1
+        elif "a" <= before <= "z" or (index + 1 < end and "a" <= plain[index + 1] <= "z"):
+            yield index, index + 1
 
 
 def leet_windows(plain: str) -> list[tuple[int, int]]:
@@ -286,11 +304,11 @@ def leet_windows(plain: str) -> list[tuple[int, int]]:
     space-separated chunk where a symbol touches a letter, with the chunk on either side (a
     banned phrase may hold the word before or after), overlapping windows merged."""
     windows: list[tuple[int, int]] = []
-    for hint in _LEET_HINT.finditer(plain):
-        start = plain.rfind(" ", 0, hint.start()) + 1
+    for hint_start, hint_end in _leet_hints(plain):
+        start = plain.rfind(" ", 0, hint_start) + 1
         if start > 0:
             start = plain.rfind(" ", 0, start - 1) + 1
-        end = plain.find(" ", hint.end())
+        end = plain.find(" ", hint_end)
         if end >= 0:
             end = plain.find(" ", end + 1)
         end = len(plain) if end < 0 else end
@@ -338,12 +356,12 @@ def leet_text(plain: str, leet: int) -> str:
     table = _LEET[leet - 1]
     out: list[str] = []
     position = 0
-    for hint in _LEET_HINT.finditer(plain):
-        if hint.start() < position:
+    for hint_start, hint_end in _leet_hints(plain):
+        if hint_start < position:
             continue  # within a word already read
         # The space-separated chunk around it: no token crosses a space.
-        start = plain.rfind(" ", position, hint.start()) + 1 or position
-        end = plain.find(" ", hint.end())
+        start = plain.rfind(" ", position, hint_start) + 1 or position
+        end = plain.find(" ", hint_end)
         end = len(plain) if end < 0 else end
         out.append(plain[position:start])
         out.append(
