@@ -251,7 +251,10 @@ def test_recent_results_are_kept_bounded_and_forgotten_on_reload() -> None:
     assert policy.find("example.com") == ContentMatch("link", "example.com")
 
 
-_WORDY = st.text(alphabet=st.sampled_from(list("ab sS1!|@$-._4赌博賭x\u3000\u200bzz")), max_size=40)
+_WORDY = st.text(
+    alphabet=st.sampled_from(list("ab sS1!|@$-._4赌博賭x\u3000\u200b\u202e\u202d\u202c\u2067zz")),
+    max_size=40,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -282,3 +285,11 @@ def test_a_reversed_word_is_matched_as_the_reader_sees_it(policy: ContentPolicy)
     assert policy.find(text) == ContentMatch("banned_word", "onisac")
     # As stored, nothing is reversed: the same letters without the override are no word.
     assert policy.find("hi onisac night") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_WORDY)
+def test_find_reads_any_mix_of_controls_symbols_and_scripts(text: str) -> None:
+    policy = ContentPolicy(always_banned=["spam", "赌博", "sab"], keep_common=True)
+    match = policy.find(text)
+    assert match is None or (match.matched and match.matched in text)

@@ -69,6 +69,9 @@ def test_passed_straight_in_the_list_is_checked_and_the_drop_logged(
     assert policy.find("电影院认识的") is None  # 影院 is listed; 电影院 is an everyday word
     assert policy.find("成人影院") is not None
     assert policy.find("赌博") is not None
+    # A word meant whatever it is stays refused inside an everyday word that holds it.
+    strict = ContentPolicy(banned_words=public_words, always_banned=["电影院"])
+    assert strict.find("电影院认识的") is not None
     (line,) = [r.getMessage() for r in caplog.records if "banned_words" in r.getMessage()]
     assert f"{len(public_words)} entries, {len(policy.dropped)} dropped" in line
     # Kept on purpose: the list stays as given.

@@ -159,7 +159,8 @@ class _WordLists:
         banned_views = words_of([*check.kept, *always])
         if not keep_common:
             # Everyday words around a listed word are allowed words (电影院 around 影院).
-            allowed = [*allowed, *everyday_holders(words_of(check.kept))]
+            kept, strict = words_of(check.kept), words_of(always)
+            allowed = [*allowed, *everyday_holders(kept, always=strict)]
         if pinyin:
             banned_views += _pinyin(banned_views)
         kinds: dict[str, int] = {}

@@ -110,15 +110,20 @@ def _phrase_frequency(phrase: str, table: dict[str, float]) -> float:
     return 1 / inverse / 10.0 ** (parts - 1)
 
 
-def everyday_holders(banned: Iterable[str], *, min_zipf: float = HOLDER_ZIPF) -> list[str]:
+def everyday_holders(
+    banned: Iterable[str], *, always: Iterable[str] = (), min_zipf: float = HOLDER_ZIPF
+) -> list[str]:
     """The everyday Chinese words (``wordfreq``'s, at a Zipf frequency of ``min_zipf`` or
     more) that hold one of ``banned`` (in their words view) and are more common than it:
     ``电影院`` for ``影院``. The policy reads them as allowed words, so ``电影院`` passes and
-    ``成人影院`` does not."""
+    ``成人影院`` does not. A word that holds one of ``always`` (the words meant whatever they
+    are) is never one."""
     banned = {word for word in banned if word and all(is_han(char) for char in word)}
     if not banned:
         return []
+    strict = {word for word in always if word and all(is_han(char) for char in word)}
     lengths = sorted({len(word) for word in banned})
+    strict_lengths = sorted({len(word) for word in strict})
     table = _frequency_dict("zh")
     threshold = 10 ** (min_zipf - 9)
     holders: list[str] = []
@@ -132,9 +137,19 @@ def everyday_holders(banned: Iterable[str], *, min_zipf: float = HOLDER_ZIPF) ->
                 part in banned and table.get(part, 0.0) < frequency
                 for part in (word[i : i + length] for i in range(len(word) - length + 1))
             ):
-                holders.append(word)
+                if not _holds(word, strict, strict_lengths):
+                    holders.append(word)
                 break
     return holders
+
+
+def _holds(word: str, words: set[str], lengths: list[int]) -> bool:
+    return any(
+        word[i : i + length] in words
+        for length in lengths
+        if length <= len(word)
+        for i in range(len(word) - length + 1)
+    )
 
 
 def check_words(
