@@ -3,6 +3,7 @@ links, e-mail addresses or contact numbers, however they are written."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from collections.abc import Iterable
@@ -36,6 +37,11 @@ from .normalize import (
     words_string,
 )
 from .wordlists import DroppedWord, check_words, everyday_holders
+
+# Imported when first needed (half a second between them), but looked for now.
+for _module in ("pypinyin", "wordfreq"):
+    if importlib.util.find_spec(_module) is None:
+        raise missing_extra("policies", ImportError(f"No module named {_module!r}", name=_module))
 
 Rule = Literal["too_long", "banned_word", "link", "email", "contact"]
 
