@@ -238,3 +238,22 @@ def test_symbols_read_as_letters_only_where_the_plain_reading_misses() -> None:
     assert policy.find("sh!t") == ContentMatch("banned_word", "sh!t")
     assert policy.find("sh1t") == ContentMatch("banned_word", "sh1t")
     assert policy.find("wow!") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "readings"),
+    [
+        ("spam", ()),
+        ("sp4m", ("symbols",)),
+        ("du bo", ("pinyin",)),
+        ("\u202emaps\u202c", ("displayed",)),
+        ("shop dot net", ("spelled_out",)),
+        ("a.example.com", ()),
+    ],
+)
+def test_a_match_says_how_the_text_was_read(text: str, readings: tuple[str, ...]) -> None:
+    match = ContentPolicy(always_banned=["spam", "赌博"]).find(text)
+    assert match is not None
+    assert match.readings == readings
+    # For an operator only: a match equals one of the same rule and text, however read.
+    assert match == ContentMatch(match.rule, match.matched)

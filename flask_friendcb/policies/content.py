@@ -3,6 +3,7 @@ links, e-mail addresses or contact numbers, however they are written."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import re
@@ -52,7 +53,7 @@ TAG_MAX_BYTES = 30
 
 logger = logging.getLogger("flask_friendcb.policies")
 
-_BANNED, _ALLOWED = 0, 1
+_BANNED, _ALLOWED, _PINYIN = 0, 1, 2  # _PINYIN: banned, as a Chinese word's pinyin
 #: How many recent texts' results a policy keeps (per word list: a reload() starts afresh).
 RESULTS_KEPT = 4096
 _UNSEEN = object()
@@ -61,10 +62,17 @@ _UNSEEN = object()
 @dataclass(frozen=True, slots=True)
 class ContentMatch:
     """Why a text was refused: the rule, and the part of the original text that matched
-    (for an operator's eyes: it is never sent back to Tencent)."""
+    (for an operator's eyes: it is never sent back to Tencent).
+
+    ``readings`` says how the text had to be read for it to match, for an operator: empty
+    when as written (folding aside), else some of ``"displayed"`` (in the order a renderer
+    shows it, bidirectional controls applied), ``"symbols"`` (digits and symbols read as
+    letters), ``"pinyin"`` (the pinyin of a Chinese banned word) and ``"spelled_out"`` (an
+    address written out). It is not part of the match's equality."""
 
     rule: Rule
     matched: str
+    readings: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
 
 class _Pairs(dict[int, str]):
@@ -167,10 +175,13 @@ class _WordLists:
             # Everyday words around a listed word are allowed words (电影院 around 影院).
             kept, strict = words_of(check.kept), words_of(always)
             allowed = [*allowed, *everyday_holders(kept, always=strict)]
-        if pinyin:
-            banned_views += _pinyin(banned_views)
+        readings = _pinyin(banned_views) if pinyin else []
         kinds: dict[str, int] = {}
-        for kind, words in ((_BANNED, banned_views), (_ALLOWED, words_of(allowed))):
+        for kind, words in (
+            (_BANNED, banned_views),
+            (_PINYIN, readings),
+            (_ALLOWED, words_of(allowed)),
+        ):
             for word in words:
                 # "free money" is also "free-money" and "freemoney", where the space went.
                 forms = (word.strip(), word.replace(" ", "")) if " " in word else (word,)
@@ -178,7 +189,7 @@ class _WordLists:
                     # An allowed word that is also banned stays allowed.
                     if form and (kind == _ALLOWED or form not in kinds):
                         kinds[form] = kind
-        self.banned = sum(1 for kind in kinds.values() if kind == _BANNED)
+        self.banned = sum(1 for kind in kinds.values() if kind != _ALLOWED)
         #: Recent texts and what find() made of them, for these lists: spam repeats itself.
         self.results: dict[tuple[str, tuple[bool, ...]], ContentMatch | None] = {}
         self.automaton: Any = None
@@ -186,18 +197,18 @@ class _WordLists:
             automaton = ahocorasick.Automaton()
             for form, kind in kinds.items():
                 symbols = form if form.isascii() else form.translate(_PAIRS)
-                edges = _edges(form) if whole_words and kind == _BANNED else 0
+                edges = _edges(form) if whole_words and kind != _ALLOWED else 0
                 automaton.add_word(symbols, (kind, len(symbols), edges))
             automaton.make_automaton()
             self.automaton = automaton
 
-    def find(self, text: str) -> tuple[int, int] | None:
+    def find(self, text: str) -> tuple[int, int, bool] | None:
         """The span in ``text`` (a words view's string) of the first banned word no allowed
-        word covers."""
+        word covers, and whether it is a pinyin reading."""
         if self.automaton is None:
             return None
         symbols = text if text.isascii() else text.translate(_PAIRS)
-        banned: list[tuple[int, int]] = []
+        banned: list[tuple[int, int, bool]] = []
         allowed: list[tuple[int, int]] = []
         characters: list[int] | None = None
         for end, (kind, length, edges) in self.automaton.iter(symbols):
@@ -206,15 +217,17 @@ class _WordLists:
                 if characters is None:
                     characters = _characters(text)
                 start, end = characters[start], characters[end]
-            if kind == _BANNED and edges:
-                if edges & _LEFT and start and _is_letter(text[start - 1]):
-                    continue  # inside a longer word: "basketball" holds no "ball"
-                if edges & _RIGHT and end + 1 < len(text) and _is_letter(text[end + 1]):
-                    continue
-            (banned if kind == _BANNED else allowed).append((start, end + 1))
-        for start, end in sorted(banned):
+            if kind == _ALLOWED:
+                allowed.append((start, end + 1))
+                continue
+            if edges & _LEFT and start and _is_letter(text[start - 1]):
+                continue  # inside a longer word: "basketball" holds no "ball"
+            if edges & _RIGHT and end + 1 < len(text) and _is_letter(text[end + 1]):
+                continue
+            banned.append((start, end + 1, kind == _PINYIN))
+        for start, end, by_pinyin in sorted(banned):
             if not any(a_start <= start and end <= a_end for a_start, a_end in allowed):
-                return start, end
+                return start, end, by_pinyin
         return None
 
 
@@ -373,17 +386,21 @@ class ContentPolicy(Policy):
         self, text: str, shown: str, order: list[int] | None, lists: _WordLists
     ) -> ContentMatch | None:
         plain = plain_view(shown, simplified=to_simplified(shown))  # one OpenCC pass
-        span = lists.find(words_string(plain[0]))
-        if span is not None:
-            return _match("banned_word", text, words_of_plain(plain), span, order)
+        shown_as = ("displayed",) if order is not None else ()
+        found = lists.find(words_string(plain[0]))
+        if found is not None:
+            readings = (*shown_as, *(("pinyin",) if found[2] else ()))
+            words = words_of_plain(plain)
+            return _match("banned_word", text, words, found[:2], order, readings)
         # Symbols for letters only where the word does not match as written, and only around
         # the words where a symbol touches a letter.
         for start, end in leet_windows(plain[0]):
             part = (plain[0][start:end], plain[1][start:end])
             for leet in (1, 2) if has_two_readings(part[0]) else (1,):
-                if (span := lists.find(words_string(part[0], leet=leet))) is not None:
+                if (found := lists.find(words_string(part[0], leet=leet))) is not None:
+                    readings = (*shown_as, "symbols", *(("pinyin",) if found[2] else ()))
                     words = words_of_plain(part, leet=leet)
-                    return _match("banned_word", text, words, span, order)
+                    return _match("banned_word", text, words, found[:2], order, readings)
         if not (self.emails or self.links or self.contacts):
             return None
         views = [(plain, True)]
@@ -392,13 +409,14 @@ class ContentPolicy(Policy):
             if written is not None:
                 views.append(written)
         for view, dotted in views:
+            readings = shown_as if view is plain else (*shown_as, "spelled_out")
             for rule, enabled, finder in (
                 ("email", self.emails, find_email),
                 ("link", self.links and dotted, find_link),
                 ("contact", self.contacts and view is plain, find_contact),
             ):
                 if enabled and (span := finder(view[0])) is not None:
-                    return _match(rule, text, view, span, order)  # type: ignore[arg-type]
+                    return _match(rule, text, view, span, order, readings)  # type: ignore[arg-type]
         return None
 
     def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
@@ -417,7 +435,12 @@ class ContentPolicy(Policy):
 
 
 def _match(
-    rule: Rule, text: str, view: View, span: tuple[int, int], order: list[int] | None
+    rule: Rule,
+    text: str,
+    view: View,
+    span: tuple[int, int],
+    order: list[int] | None,
+    readings: tuple[str, ...],
 ) -> ContentMatch:
     start, end = span
     origin = view[1][start:end]
@@ -428,7 +451,7 @@ def _match(
         # A repeated letter read once ("ball" as "bal") ends the match at its first copy.
         while last < len(text) and (letter := fold(text[last])) and letter == fold(text[last - 1]):
             last += 1
-    return ContentMatch(rule, text[first:last])
+    return ContentMatch(rule, text[first:last], readings)
 
 
 def _strings(name: str, words: Iterable[str]) -> list[str]:
