@@ -82,6 +82,17 @@ def test_passed_straight_in_the_list_is_checked_and_the_drop_logged(
     assert ContentPolicy(always_banned=["电影"]).find("看电影") is not None
 
 
+def test_the_frequency_lists_are_let_go_once_the_lists_are_built() -> None:
+    from flask_friendcb.policies import wordlists
+
+    policy = ContentPolicy(banned_words=["电影", "casino night"])
+    assert wordlists._frequencies == {}  # some 70 MB that matching never reads
+    assert [dropped.word for dropped in policy.dropped] == ["电影"]
+    policy.reload(banned_words=["房间"])  # read again for the next check
+    assert [dropped.word for dropped in policy.dropped] == ["房间"]
+    assert wordlists._frequencies == {}
+
+
 def test_one_character_entries_and_everyday_words_are_dropped_with_their_reason() -> None:
     check = check_words(["b", "\uff22", "操", "money", "casino night", "赌博", "电影"])
     assert check.kept == ("casino night", "赌博")

@@ -37,7 +37,7 @@ from .normalize import (
     words_of_plain,
     words_string,
 )
-from .wordlists import DroppedWord, check_words, everyday_holders
+from .wordlists import DroppedWord, check_words, everyday_holders, release
 
 # Imported when first needed (half a second between them), but looked for now.
 for _module in ("pypinyin", "wordfreq"):
@@ -176,6 +176,7 @@ class _WordLists:
             kept, strict = words_of(check.kept), words_of(always)
             allowed = [*allowed, *everyday_holders(kept, always=strict)]
         readings = _pinyin(banned_views) if pinyin else []
+        release()  # the frequency lists serve the check only
         kinds: dict[str, int] = {}
         for kind, words in (
             (_BANNED, banned_views),

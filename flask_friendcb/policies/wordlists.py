@@ -77,6 +77,13 @@ def _frequency_dict(language: str) -> dict[str, float]:
     return found
 
 
+def release() -> None:
+    """Let the frequency lists go (some 70 MB for Chinese and English): they are needed to
+    check a list, not to match text; the next check reads them again."""
+    with _lock:
+        _frequencies.clear()
+
+
 def zipf(word: str) -> tuple[float, str]:
     """``word``'s Zipf frequency in the language of its script (Chinese for a word with a
     Chinese character, English otherwise), and that language's code; 0 for a word the list
