@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import subprocess
 import sys
 import unicodedata
@@ -143,8 +142,10 @@ def test_the_word_frequencies_are_read_offline() -> None:
         "from flask_friendcb.policies.wordlists import zipf\n"
         "assert zipf('电影')[0] > 5, zipf('电影')\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
-    assert socket.socket.connect is not None
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
 
 
 # From Unicode's own data: every character whose name says it is a Latin letter in a style
