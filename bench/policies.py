@@ -238,6 +238,12 @@ EVERYDAY: tuple[str, ...] = (
     "同学会 2024",
     "老李 2019年认识",
     "v1.2 测试群",
+    # years, ages and room numbers (public lists hold "64", "89" and "610")
+    "class of 1989",
+    "89年的 老乡",
+    "Room 64",
+    "610宿舍 室友",
+    "2064 fan club",
 )
 
 #: More everyday remarks, for the public word list (houbb/sensitive-word's dictionary): what
@@ -365,6 +371,7 @@ def public_list_figures() -> dict[str, Any]:
     return {
         "entries": len(words),
         "dropped_one_character": reasons.count("one_character"),
+        "dropped_short_number": reasons.count("short_number"),
         "dropped_common_word": reasons.count("common_word"),
         "everyday": len(remarks),
         "refused": refused,
@@ -539,7 +546,8 @@ def _print_public(figures: dict[str, Any]) -> None:
     figures["public_list"] = public
     print("\nContentPolicy loaded with houbb/sensitive-word's dictionary as published\n")
     print(f"  {public['entries']:,} entries; dropped on load: {public['dropped_one_character']} "
-          f"of one character, {public['dropped_common_word']} everyday words "
+          f"of one character, {public['dropped_short_number']} short numbers, "
+          f"{public['dropped_common_word']} everyday words "
           f"(build {public['build_cpu_s']:.1f} s of CPU)")  # fmt: skip
     met = len(public["refused"]) * 50 <= public["everyday"]
     print(f"  everyday remarks refused: {len(public['refused'])}/{public['everyday']} "

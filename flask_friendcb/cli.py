@@ -218,6 +218,6 @@ def words_check_command(path: str) -> None:
     click.echo(
         f"{len(check.kept) + len(check.dropped)} entries: {len(check.kept)} kept, "
         f"{len(check.dropped)} dropped ({counts['one_character']} of one character, "
-        f"{counts['common_word']} everyday words)",
+        f"{counts['short_number']} short numbers, {counts['common_word']} everyday words)",
         err=True,
     )

@@ -93,17 +93,20 @@ def test_the_frequency_lists_are_let_go_once_the_lists_are_built() -> None:
 
 
 def test_one_character_entries_and_everyday_words_are_dropped_with_their_reason() -> None:
-    check = check_words(["b", "\uff22", "操", "money", "casino night", "赌博", "电影"])
-    assert check.kept == ("casino night", "赌博")
+    check = check_words(
+        ["b", "\uff22", "操", "64", "8964", "money", "casino night", "赌博", "电影"]
+    )
+    assert check.kept == ("8964", "casino night", "赌博")
     assert [(d.word, d.reason) for d in check.dropped] == [
         ("b", "one_character"),
         ("\uff22", "one_character"),
         ("操", "one_character"),
+        ("64", "short_number"),
         ("money", "common_word"),
         ("电影", "common_word"),
     ]
-    assert check.counts() == {"one_character": 3, "common_word": 2}
-    assert "Zipf" in check.dropped[3].detail
+    assert check.counts() == {"one_character": 3, "short_number": 1, "common_word": 2}
+    assert "Zipf" in check.dropped[4].detail
     # A phrase the frequency list lacks is estimated from its words: 好朋友 is everyday.
     assert zipf("好朋友")[0] >= 4.5 > zipf("代开发票")[0]
 
@@ -128,7 +131,8 @@ def test_words_check_prints_what_would_be_dropped_and_why(tmp_path: Path) -> Non
     assert "b\tone_character\t" in result.stdout
     assert "电影\tcommon_word\tZipf frequency" in result.stdout
     assert "赌博" not in result.stdout
-    assert "3 entries: 1 kept, 2 dropped (1 of one character, 1 everyday words)" in result.stderr
+    summary = "3 entries: 1 kept, 2 dropped (1 of one character, 0 short numbers, 1 everyday words)"
+    assert summary in result.stderr
 
 
 def test_the_word_frequencies_are_read_offline() -> None:
@@ -269,3 +273,12 @@ def test_a_match_says_how_the_text_was_read(text: str, readings: tuple[str, ...]
     assert match.readings == readings
     # For an operator only: a match equals one of the same rule and text, however read.
     assert match == ContentMatch(match.rule, match.matched)
+
+
+def test_a_number_matches_as_a_whole_number() -> None:
+    policy = ContentPolicy(always_banned=["8964", "64"])
+    assert policy.find("8964") == ContentMatch("banned_word", "8964")
+    assert policy.find("六月 8964!") is not None
+    assert policy.find("class of 1989, room 189640") is None
+    assert policy.find("64GB") is not None  # a letter beside a digit edge is no longer number
+    assert policy.find("1964") is None

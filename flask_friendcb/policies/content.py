@@ -125,20 +125,39 @@ _HAN_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _REPEATED = re.compile(r"([a-z])\1+")
 #: The shortest pinyin reading (in letters) matched: ``bo`` or ``li`` alone never is.
 MIN_PINYIN_LETTERS = 4
-_LEFT, _RIGHT = 1, 2  # a Latin edge of a banned word: the letter beside it must not be one
+# A banned word's edge that is a Latin letter (the character beside it must not be one), or a
+# digit (the character beside it must not be one: "89" is not in "1989").
+_LEFT, _RIGHT, _LEFT_DIGIT, _RIGHT_DIGIT = 1, 2, 4, 8
 
 
 def _edges(form: str) -> int:
     edges = 0
-    if "a" <= form[0] <= "z" or "0" <= form[0] <= "9":
+    if "a" <= form[0] <= "z":
         edges |= _LEFT
-    if "a" <= form[-1] <= "z" or "0" <= form[-1] <= "9":
+    elif "0" <= form[0] <= "9":
+        edges |= _LEFT_DIGIT
+    if "a" <= form[-1] <= "z":
         edges |= _RIGHT
+    elif "0" <= form[-1] <= "9":
+        edges |= _RIGHT_DIGIT
     return edges
 
 
 def _is_letter(char: str) -> bool:
     return ("a" <= char <= "z") or (char > "\x7f" and char.isalpha() and not is_han(char))
+
+
+def _inside(text: str, start: int, end: int, edges: int) -> bool:
+    """Whether the match ``text[start:end + 1]`` continues a word (or a number) on an edge
+    that must not."""
+    before = text[start - 1] if start else ""
+    after = text[end + 1] if end + 1 < len(text) else ""
+    return bool(
+        (edges & _LEFT and before and _is_letter(before))
+        or (edges & _RIGHT and after and _is_letter(after))
+        or (edges & _LEFT_DIGIT and "0" <= before <= "9" and before)
+        or (edges & _RIGHT_DIGIT and "0" <= after <= "9" and after)
+    )
 
 
 class _WordLists:
@@ -163,11 +182,13 @@ class _WordLists:
         if check.dropped:
             counts = check.counts()
             logger.info(
-                "banned_words: %d entries, %d dropped (%d of one character, %d everyday "
-                "words); pass them in always_banned= or keep_common=True to keep them",
+                "banned_words: %d entries, %d dropped (%d of one character, %d short numbers, "
+                "%d everyday words); pass them in always_banned= or keep_common=True to keep "
+                "them",
                 len(banned),
                 len(check.dropped),
                 counts["one_character"],
+                counts["short_number"],
                 counts["common_word"],
             )
         banned_views = words_of([*check.kept, *always])
@@ -221,10 +242,8 @@ class _WordLists:
             if kind == _ALLOWED:
                 allowed.append((start, end + 1))
                 continue
-            if edges & _LEFT and start and _is_letter(text[start - 1]):
+            if edges and _inside(text, start, end, edges):
                 continue  # inside a longer word: "basketball" holds no "ball"
-            if edges & _RIGHT and end + 1 < len(text) and _is_letter(text[end + 1]):
-                continue
             banned.append((start, end + 1, kind == _PINYIN))
         for start, end, by_pinyin in sorted(banned):
             if not any(a_start <= start and end <= a_end for a_start, a_end in allowed):

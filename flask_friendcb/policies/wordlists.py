@@ -5,6 +5,8 @@ one-character entries (``b``, which every ``basketball`` holds once separators a
 through) and everyday words listed as sensitive (``电影``, ``房间``). :func:`check_words` drops
 
 - ``one_character``: an entry of one letter or character once folded;
+- ``short_number``: an entry of digits only, :data:`SHORT_NUMBER` (3) or fewer (``64``,
+  ``89``, ``610``): room numbers, ages and years hold them;
 - ``common_word``: an entry that a word-frequency list (``wordfreq``'s data, which ships in
   its wheel: nothing is fetched) counts as an everyday word of Chinese or English, at a
   Zipf frequency of :data:`COMMON_ZIPF` (4.5: about once in 30,000 words) or more,
@@ -17,6 +19,7 @@ checked.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,7 +34,9 @@ COMMON_ZIPF = 4.5
 #: How common an everyday word must be to be read as allowed around a banned word it holds.
 HOLDER_ZIPF = 3.5
 
-Reason = Literal["one_character", "common_word"]
+Reason = Literal["one_character", "short_number", "common_word"]
+#: The longest number dropped as an entry.
+SHORT_NUMBER = 3
 
 _frequencies: dict[str, dict[str, float]] = {}
 _lock = threading.Lock()
@@ -56,7 +61,7 @@ class WordListCheck:
 
     def counts(self) -> dict[Reason, int]:
         """How many entries were dropped for each reason."""
-        counts: dict[Reason, int] = {"one_character": 0, "common_word": 0}
+        counts: dict[Reason, int] = {"one_character": 0, "short_number": 0, "common_word": 0}
         for dropped in self.dropped:
             counts[dropped.reason] += 1
         return counts
@@ -92,14 +97,19 @@ def zipf(word: str) -> tuple[float, str]:
     A Chinese word the list does not hold whole is cut into the longest words it does hold,
     and estimated the way ``wordfreq`` estimates a phrase: the parts' frequencies combined as
     ``1 / sum(1 / f)``, divided by 10 for each cut (so ``好朋友`` is about as common as
-    ``朋友`` is, and ``代开发票`` is rare)."""
+    ``朋友`` is, and ``代开发票`` is rare); its digits are read as wordfreq counts them, each
+    as 0 (``89年`` as ``00`` and ``年``)."""
     language = "zh" if any(is_han(char) for char in word) else "en"
     key = to_simplified(word) if language == "zh" else word.lower()
     table = _frequency_dict(language)
     frequency = table.get(key, 0.0)
     if not frequency and language == "zh" and len(key) > 2:
-        frequency = _phrase_frequency(key, table)
+        # wordfreq counts numbers with their digits as 0 ("89" as "00"): 89年 is 00 and 年.
+        frequency = _phrase_frequency(_DIGITS.sub("0", key), table)
     return (round(math.log10(frequency * 1e9), 2) if frequency > 1e-9 else 0.0), language
+
+
+_DIGITS = re.compile(r"[0-9]")
 
 
 def _phrase_frequency(phrase: str, table: dict[str, float]) -> float:
@@ -180,6 +190,11 @@ def check_words(
     for word, view in zip(words, views, strict=True):
         if len(view.replace(" ", "")) <= 1:
             dropped.append(DroppedWord(word, "one_character", f"{view!r} once folded"))
+            continue
+        digits = view.replace(" ", "")
+        if digits.isdigit() and digits.isascii() and len(digits) <= SHORT_NUMBER:
+            detail = f"{digits!r} once folded, a number of {SHORT_NUMBER} digits or fewer"
+            dropped.append(DroppedWord(word, "short_number", detail))
             continue
         frequency, language = zipf(word.strip())
         if frequency >= common_zipf:
