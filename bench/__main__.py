@@ -145,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         missed += print_endtoend(e2e)
 
     report["policies"] = policies.run(
-        **({"rounds": 3, "words": 2000, "redis_seconds": 0.5} if args.quick else {})
+        **(
+            {"rounds": 3, "words": 2000, "redis_seconds": 0.5, "public": False}
+            if args.quick
+            else {}
+        )
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,13 @@
 
 - the evasion table (English and Chinese): evasions caught / total, everyday remarks refused
   / total (false positives);
+- houbb/sensitive-word's dictionary passed straight in: what the load check drops, everyday
+  remarks refused (bar: at most 1 in 50), evasions still refused;
 - ``ContentPolicy.find`` per remark at 100 and at 100,000 banned words (medians, and their
   ratio, which must stay at most 1.5: the list size must not matter), and the time to build
   the 100,000-word policy (under 5 s);
+- ``ContentPolicy.find`` on a 256-byte request wording, Chinese, English and mixed, every
+  rule on (bar: under 100 µs);
 - ``RateLimitPolicy`` checks per second on Redis (a throwaway ``redis-server`` on a free
   loopback port) from one process.
 
@@ -27,10 +31,23 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 #: The banned and allowed words the tables are read with.
-BANNED = ("spam", "casino", "free money", "fuck", "cunt", "sex", "赌博", "色情", "代开发票")
+BANNED = (
+    "spam",
+    "casino",
+    "free money",
+    "fuck",
+    "cunt",
+    "sex",
+    "shit",
+    "slut",
+    "赌博",
+    "色情",
+    "代开发票",
+)
 ALLOWED = ("essex", "sussex", "middlesex", "scunthorpe")
 
 #: Evasions, each with the rule that must catch it.
@@ -66,6 +83,30 @@ EVASIONS: tuple[tuple[str, str], ...] = (
     ("f*u*c*k", "banned_word"),
     ("\u1da0\u1d58\u1d9c\u1d4f", "banned_word"),  # modifier (superscript) letters
     ("s e x", "banned_word"),
+    # letter styles without a decomposition, read from their Unicode names
+    ("\ua731\u1d18\u1d00\u1d0d", "banned_word"),  # small capitals
+    ("\U0001f162\U0001f15f\U0001f150\U0001f15c", "banned_word"),  # negative circled
+    ("\U0001f182\U0001f17f\U0001f170\U0001f17c", "banned_word"),  # negative squared
+    ("\U0001f142\U0001f13f\U0001f130\U0001f13c", "banned_word"),  # squared
+    ("\u24ae\u24ab\u249c\u24a8", "banned_word"),  # parenthesized
+    ("\U0001f1f8\U0001f1f5\U0001f1e6\U0001f1f2", "banned_word"),  # regional indicators
+    ("\U0001d598\U0001d595\U0001d586\U0001d592", "banned_word"),  # mathematical fraktur
+    # symbols for letters
+    ("sh!t", "banned_word"),
+    ("sh1t", "banned_word"),
+    ("$lut", "banned_word"),
+    ("s|ut", "banned_word"),
+    ("c@$ino", "banned_word"),
+    # a word stored backwards behind a right-to-left override: the reader sees "spam"
+    ("\u202emaps\u202c", "banned_word"),
+    ("hi \u202eonisac\u202c night", "banned_word"),
+    # pinyin of a Chinese banned word, with or without separators
+    ("dubo", "banned_word"),
+    ("du bo", "banned_word"),
+    ("Du-Bo wang", "banned_word"),
+    ("se qing", "banned_word"),
+    ("DAIKAIFAPIAO", "banned_word"),
+    ("dai kai fa piao", "banned_word"),
     # Chinese banned words
     ("赌博", "banned_word"),
     ("賭博", "banned_word"),  # traditional
@@ -95,6 +136,18 @@ EVASIONS: tuple[tuple[str, str], ...] = (
     ("a@b.com", "email"),
     ("mail me: foo\uff20bar\uff0ecom", "email"),  # full-width @ and dot
     ("me@example\u3002com", "email"),
+    # links and e-mail addresses written out
+    ("shop dot net", "link"),
+    ("shop(dot)net", "link"),
+    ("shop[.]net", "link"),
+    ("shop点net", "link"),
+    ("shop . net", "link"),
+    ("w w w . s h o p . n e t", "link"),
+    ("visit shop DOT com now", "link"),
+    ("me at mail dot net", "email"),
+    ("me(at)mail(dot)net", "email"),
+    ("me[at]mail[.]net", "email"),
+    ("me#mail(dot)net", "email"),
     # contact numbers
     ("13812345678", "contact"),
     ("138-1234-5678", "contact"),
@@ -150,6 +203,117 @@ EVERYDAY: tuple[str, ...] = (
     "家人",
     "John \U0001f600",
     "",
+    # dots in titles, abbreviations, software names, ratings and versions
+    "Mr. Li",
+    "U.K. cousin",
+    "Ph.D. classmate",
+    "St. Louis trip",
+    "next.js club",
+    "node.js meetup",
+    "rated 4.5 stars",
+    "v2.3.1 tester",
+    "Python 3.11 group",
+    "see you at 7.30",
+    # "at" and "dot" as English words; a Latin syllable that is also pinyin
+    "met at school",
+    "Wang at HR",
+    "polka dot dress",
+    "dot and dash",
+    "bo from work",
+    "Bob from work",
+    "Li Bo (friend)",
+    "basketball team",
+    "I love sushi",
+    "classic cars",
+    "sextant collector",
+    "Dickens fan",
+    "flower shop",
+    "seeyou tomorrow",
+    "see you at the gym",
+    # Chinese remarks with numbers and dots
+    "楼下邻居 3.5号楼",
+    "5点30分 接孩子",
+    "房间302的阿姨",
+    "2号线 地铁认识",
+    "同学会 2024",
+    "老李 2019年认识",
+    "v1.2 测试群",
+    # years, ages and room numbers (public lists hold "64", "89" and "610")
+    "class of 1989",
+    "89年的 老乡",
+    "Room 64",
+    "610宿舍 室友",
+    "2064 fan club",
+)
+
+#: More everyday remarks, for the public word list (houbb/sensitive-word's dictionary): what
+#: people call their friends, in Chinese and English.
+EVERYDAY_MORE: tuple[str, ...] = (
+    "Dr. Wang dentist",
+    "Mt. Tai hiking",
+    "a.m. shift",
+    "iPhone 15 seller",
+    "met at the gym",
+    "Lisa (at work)",
+    "Tom, sales",
+    "gaming buddy",
+    "my boss",
+    "uncle Joe",
+    "neighbour 3B",
+    "landlord",
+    "piano teacher",
+    "yoga class",
+    "hiking club",
+    "Cantonese tutor",
+    "college roommate",
+    "book club",
+    "coffee shop owner",
+    "Amazon driver",
+    "Alex's mum",
+    "小王 同事",
+    "房东 张阿姨",
+    "健身房教练",
+    "电影院认识的",
+    "看电影的朋友",
+    "同一个房间的室友",
+    "公司前台",
+    "篮球队 队长",
+    "钢琴老师",
+    "表哥",
+    "大学室友 老王",
+    "王总 客户",
+    "深圳 做支付的",
+    "上海 设计师",
+    "老乡 湖南",
+    "微博上认识的",
+    "游戏好友",
+    "高铁上认识的",
+    "小区业主群",
+    "孩子同学的妈妈",
+    "驾校教练",
+    "快递小哥",
+    "中介 李经理",
+    "瑜伽课 同学",
+    "初中同桌",
+    "日语班 同学",
+    "广州 卖水果的",
+    "前同事 阿里",
+    "北京 出差认识",
+    "舅舅",
+    "奶奶",
+    "男朋友",
+    "宝宝的干妈",
+    "研究生 导师",
+    "中国银行 客户经理",
+    "学习小组",
+    "电影爱好者",
+    "老师 数学",
+    "Mom",
+    "Dad",
+    "bestie",
+    "gym bro",
+    "boss Li",
+    "Zhang San",
 )
 
 
@@ -157,7 +321,7 @@ def evasion_figures() -> dict[str, Any]:
     """Evasions caught (by the expected rule) and everyday remarks refused."""
     from flask_friendcb.policies import ContentPolicy
 
-    policy = ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    policy = ContentPolicy(always_banned=BANNED, allowed_words=ALLOWED)
     missed = []
     for text, rule in EVASIONS:
         match = policy.find(text)
@@ -172,6 +336,127 @@ def evasion_figures() -> dict[str, Any]:
         "everyday": len(EVERYDAY),
         "refused": refused,
     }
+
+
+#: houbb/sensitive-word's dictionary (tests/data/sensitive-word/NOTICE.md): 65,143 entries.
+PUBLIC_LIST = (
+    Path(__file__).parent.parent / "tests" / "data" / "sensitive-word" / "dict_v20240407.txt"
+)
+
+
+def public_list_figures() -> dict[str, Any]:
+    """houbb/sensitive-word's dictionary passed straight in (with the table's own words as
+    ``always_banned``): what the load check drops, everyday remarks refused (both tables),
+    evasions still refused (by any rule), and the build time."""
+    from flask_friendcb.policies import ContentPolicy
+
+    words = PUBLIC_LIST.read_text(encoding="utf-8").splitlines()
+    cpu = time.process_time()
+    policy = ContentPolicy(banned_words=words, always_banned=BANNED, allowed_words=ALLOWED)
+    build = time.process_time() - cpu
+    remarks = [text for text in (*EVERYDAY, *EVERYDAY_MORE) if text]
+    refused = [text for text in remarks if policy.find(text) is not None]
+    missed = [text for text, _ in EVASIONS if policy.find(text) is None]
+    reasons = [dropped.reason for dropped in policy.dropped]
+    # The same list read as a plain substring filter reads it: no check, words inside words.
+    plain = ContentPolicy(
+        banned_words=words,
+        always_banned=BANNED,
+        allowed_words=ALLOWED,
+        keep_common=True,
+        whole_words=False,
+        pinyin=False,
+    )
+    substring = [text for text in remarks if plain.find(text) is not None]
+    return {
+        "entries": len(words),
+        "dropped_one_character": reasons.count("one_character"),
+        "dropped_short_number": reasons.count("short_number"),
+        "dropped_common_word": reasons.count("common_word"),
+        "everyday": len(remarks),
+        "refused": refused,
+        "refused_as_substrings": substring,
+        "evasions": len(EVASIONS),
+        "evasions_missed": missed,
+        "build_cpu_s": build,
+    }
+
+
+#: Request wordings of 256 bytes (AddWording's limit), everyday ones: every rule runs to the
+#: end on them, which is the most a wording costs.
+WORDINGS: dict[str, str] = {
+    "Chinese": (
+        "你好，我们是大学同学，在深圳一起做支付相关的工作，下次聚会记得叫上他，还有小王和老李，"  # noqa: RUF001
+        "周末一起打球吧好不好呀。上周在会上认识的，想加个好友，方便以后联系，谢谢你啦！祝好！"  # noqa: RUF001
+    ),
+    "English": (
+        "Hi, I'm Wang from the payments team. We met at the conference in Shenzhen last week; "
+        "you asked about the Q3 plan and the v2.3.1 release. Mr. Li said you run the next.js "
+        "club at the U.K. office too. Would love to connect and share notes, see you at 7.30 on "
+        "Friday!! Thanks"
+    ),
+    "mixed": (
+        "你好，我是王磊，上周在深圳的支付大会上认识的，Mr. Li 介绍的。我们聊过 Q3 的计划和 "  # noqa: RUF001
+        "v2.3.1 版本，周五 7.30 见，加个好友吧，谢谢！下次一起打球 polka dot 派对见"  # noqa: RUF001
+    ),
+}
+
+
+#: Wordings made to be slow to read: each repeats what one of the readings works on, to 256
+#: bytes.
+HOSTILE: dict[str, str] = {
+    "dots": "a.",
+    "spaced letters": "w ",
+    "spelled dots": "a dot ",
+    "bracketed dots": "a(dot)",
+    "spelled @": "a at b.",
+    "bidi controls": "\u202e\u202d",
+    "symbols in a word": "a1",
+    "bars in a word": "a|",
+    "digits": "1-",
+    "Chinese dots": "点a",
+    "zero-width": "s\u200b",
+}
+
+
+def hostile_costs(policy: Any, rounds: int) -> dict[str, float]:
+    """µs per 256-byte hostile wording (median of ``rounds`` rounds of 50 reads each)."""
+    costs: dict[str, float] = {}
+    for name, unit in HOSTILE.items():
+        text = _cut(unit * 256)
+        samples = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(50):
+                policy._lists.results.clear()
+                policy.find(text, max_bytes=256)
+            samples.append((time.perf_counter() - started) / 50 * 1e6)
+        costs[name] = statistics.median(samples)
+    return costs
+
+
+def _cut(text: str, size: int = 256) -> str:
+    while len(text.encode("utf-8")) > size:
+        text = text[:-1]
+    return text
+
+
+def wording_costs(policy: Any, rounds: int) -> dict[str, float]:
+    """µs per 256-byte wording (median of ``rounds`` rounds of 200 reads each), every rule
+    on, without the cache of recent results."""
+    costs: dict[str, float] = {}
+    for name, text in WORDINGS.items():
+        text = _cut(text)
+        assert policy.find(text, max_bytes=256) is None, name  # everyday: read to the end
+        samples = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(200):
+                policy._lists.results.clear()
+                policy.find(text, max_bytes=256)
+            samples.append((time.perf_counter() - started) / 200 * 1e6)
+        costs[name] = statistics.median(samples)
+    return costs
 
 
 def word_list(count: int, seed: int = 9) -> list[str]:
@@ -207,9 +492,9 @@ def build(words: int) -> tuple[Any, float, float]:
     machine runs), and wall time."""
     from flask_friendcb.policies import ContentPolicy
 
-    listed = [*word_list(words - len(BANNED)), *BANNED]
+    listed = word_list(words - len(BANNED))
     cpu, wall = time.process_time(), time.perf_counter()
-    policy = ContentPolicy(banned_words=listed, allowed_words=ALLOWED)
+    policy = ContentPolicy(banned_words=listed, always_banned=BANNED, allowed_words=ALLOWED)
     return policy, time.process_time() - cpu, time.perf_counter() - wall
 
 
@@ -289,7 +574,29 @@ def ratelimit_rate(url: str, seconds: float) -> float:
     return checks / elapsed
 
 
-def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -> dict[str, Any]:
+def _print_public(figures: dict[str, Any]) -> None:
+    public = public_list_figures()
+    figures["public_list"] = public
+    print("\nContentPolicy loaded with houbb/sensitive-word's dictionary as published\n")
+    print(f"  {public['entries']:,} entries; dropped on load: {public['dropped_one_character']} "
+          f"of one character, {public['dropped_short_number']} short numbers, "
+          f"{public['dropped_common_word']} everyday words "
+          f"(build {public['build_cpu_s']:.1f} s of CPU)")  # fmt: skip
+    met = len(public["refused"]) * 50 <= public["everyday"]
+    print(f"  everyday remarks refused: {len(public['refused'])}/{public['everyday']} "
+          f"(bar: 1 in 50): {'bar met' if met else 'BAR MISSED'}")  # fmt: skip
+    for text in public["refused"]:
+        print(f"    refused: {text!r}")
+    print(f"  read as a plain substring filter (keep_common=True, whole_words=False, "
+          f"pinyin=False): {len(public['refused_as_substrings'])}/{public['everyday']} "
+          f"refused")  # fmt: skip
+    print(f"  evasions refused: {public['evasions'] - len(public['evasions_missed'])}/"
+          f"{public['evasions']}")  # fmt: skip
+
+
+def run(
+    *, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0, public: bool = True
+) -> dict[str, Any]:
     """Measure and print every figure; returns them."""
     figures: dict[str, Any] = {}
     table = evasion_figures()
@@ -301,6 +608,9 @@ def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -
         print(f"    missed: {text!r}")
     for text in table["refused"]:
         print(f"    refused: {text!r}")
+
+    if public:
+        _print_public(figures)
 
     small_policy, small_build, _ = build(100)
     large_policy, large_build, large_wall = build(words)
@@ -330,6 +640,20 @@ def run(*, rounds: int = 30, words: int = 100_000, redis_seconds: float = 3.0) -
           f"time; bar 5 s): {'bar met' if large_build < 5 else 'BAR MISSED'}")  # fmt: skip
     print(f"  load average while measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
+    costs = wording_costs(large_policy, rounds)
+    figures["wording_256_bytes_us"] = costs
+    print(f"\nContentPolicy.find on a 256-byte request wording (AddWording), every rule on, "
+          f"{words:,} banned words, median of {rounds} rounds\n")  # fmt: skip
+    for name, cost in costs.items():
+        print(f"  {name}: {cost:.1f} µs (bar 100 µs): {'bar met' if cost < 100 else 'BAR MISSED'}")
+    hostile = hostile_costs(large_policy, max(3, rounds // 3))
+    figures["hostile_256_bytes_us"] = hostile
+    worst = max(hostile, key=hostile.__getitem__)
+    print(f"\n  hostile 256-byte wordings ({len(hostile)}, made to be slow to read): "
+          f"the slowest, {worst!r}, {hostile[worst]:.0f} µs")  # fmt: skip
+    for name, cost in hostile.items():
+        print(f"    {name}: {cost:.0f} µs")
+
     with redis_server() as url:
         rate = ratelimit_rate(url, redis_seconds)
     figures["ratelimit_redis_checks_per_s"] = rate
@@ -342,8 +666,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=30, help="find() rounds (30)")
     parser.add_argument("--words", type=int, default=100_000, help="the large list (100,000)")
     parser.add_argument("--redis-seconds", type=float, default=3.0, help="rate-limit run (3 s)")
+    parser.add_argument(
+        "--no-public", action="store_true", help="skip houbb/sensitive-word's list (some 10 s)"
+    )
     args = parser.parse_args(argv)
-    run(rounds=args.rounds, words=args.words, redis_seconds=args.redis_seconds)
+    run(
+        rounds=args.rounds,
+        words=args.words,
+        redis_seconds=args.redis_seconds,
+        public=not args.no_public,
+    )
     return 0
 
 

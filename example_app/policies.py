@@ -107,7 +107,8 @@ def install(app: Flask, settings: ExampleSettings, folder: str) -> Policies:
             code=PolicyCode.BLOCKLISTED,
             clock=get_state(app).settings.clock,
         ),
-        content=ContentPolicy(banned_words=settings.banned_words, code=PolicyCode.CONTENT),
+        # The operator's own words, each meant: not put through the check for public lists.
+        content=ContentPolicy(always_banned=settings.banned_words, code=PolicyCode.CONTENT),
         velocity=RateLimitPolicy(
             f"{settings.velocity_limit} per {window} second",
             storage_uri=velocity_uri,

@@ -58,6 +58,7 @@ def add_commands(group: click.Group) -> None:
     group.add_command(send_command)
     group.add_command(check_command)
     group.add_command(openapi_command)
+    group.add_command(words_group)
 
 
 @click.command("sign")
@@ -290,3 +291,29 @@ def _pretty(text: str) -> str:
         return json.dumps(json.loads(text), ensure_ascii=False)
     except ValueError:
         return text
+
+
+@click.group("words")
+def words_group() -> None:
+    """Banned-word lists for ContentPolicy."""
+
+
+@words_group.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def words_check_command(path: str) -> None:
+    """Print what ContentPolicy would drop from the word list in PATH (one word a line,
+    UTF-8), and why."""
+    from .policies.wordlists import check_words
+
+    with open(path, encoding="utf-8") as file:
+        words = file.read().splitlines()
+    check = check_words(words)
+    for dropped in check.dropped:
+        click.echo(f"{dropped.word}\t{dropped.reason}\t{dropped.detail}")
+    counts = check.counts()
+    click.echo(
+        f"{len(check.kept) + len(check.dropped)} entries: {len(check.kept)} kept, "
+        f"{len(check.dropped)} dropped ({counts['one_character']} of one character, "
+        f"{counts['short_number']} short numbers, {counts['common_word']} everyday words)",
+        err=True,
+    )

@@ -11,12 +11,18 @@ from hypothesis import strategies as st
 from bench.policies import ALLOWED, BANNED, EVASIONS, EVERYDAY
 from flask_friendcb import FriendResponseEvent, FriendResponseItem, Reject, ResponseAction
 from flask_friendcb.policies import ContentMatch, ContentPolicy
-from flask_friendcb.policies.normalize import words_of, words_view
+from flask_friendcb.policies.normalize import (
+    plain_view,
+    words_of,
+    words_of_plain,
+    words_string,
+    words_view,
+)
 
 
 @pytest.fixture(scope="module")
 def policy() -> ContentPolicy:
-    return ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    return ContentPolicy(always_banned=BANNED, allowed_words=ALLOWED)
 
 
 def event(*items: FriendResponseItem) -> FriendResponseEvent:
@@ -62,13 +68,21 @@ def test_matched_is_the_original_text(
 
 
 def test_allowed_word_wins_only_over_the_banned_word_it_holds() -> None:
-    policy = ContentPolicy(banned_words=["sex"], allowed_words=["Essex"])
+    # Matching inside words (whole_words=False), where allowed words are needed.
+    policy = ContentPolicy(always_banned=["sex"], allowed_words=["Essex"], whole_words=False)
     assert policy.find("Essex") is None
     assert policy.find("ESSEX county") is None
     assert policy.find("Essex sex") == ContentMatch("banned_word", "sex")
     # Without the allowed word, the same text is refused.
     # (Repeated letters count once: the match covers both s.)
-    assert ContentPolicy(banned_words=["sex"]).find("Essex") == ContentMatch("banned_word", "ssex")
+    inside = ContentPolicy(always_banned=["sex"], whole_words=False)
+    assert inside.find("Essex") == ContentMatch("banned_word", "ssex")
+    # By default a Latin word matches whole: Essex holds no "sex", "sex" alone is one.
+    whole = ContentPolicy(always_banned=["sex"])
+    assert whole.find("Essex") is None
+    assert whole.find("Middlesex sextant") is None
+    assert whole.find("sex人") == ContentMatch("banned_word", "sex")  # beside Chinese
+    assert whole.find("s-e-x!") == ContentMatch("banned_word", "s-e-x")
 
 
 def test_a_word_of_two_parts_is_found_with_any_separator() -> None:
@@ -128,6 +142,7 @@ def test_code_and_limits_can_be_set() -> None:
         ({"code": 37999}, ValueError),
         ({"code": True}, ValueError),
         ({"max_remark_bytes": 0}, ValueError),
+        ({"always_banned": "spam"}, TypeError),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, object], error: type[Exception]) -> None:
@@ -200,7 +215,7 @@ def test_any_text_from_the_network_is_read(policy: ContentPolicy, text: str) -> 
 @settings(max_examples=200, deadline=None)
 @given(text=st.text(max_size=60))
 def test_find_never_raises_and_matches_a_part_of_the_text(text: str) -> None:
-    policy = ContentPolicy(banned_words=BANNED, allowed_words=ALLOWED)
+    policy = ContentPolicy(always_banned=BANNED, allowed_words=ALLOWED)
     match = policy.find(text)
     assert match is None or (match.matched and match.matched in text)
 
@@ -212,13 +227,15 @@ def test_the_per_character_caches_are_bounded(policy: ContentPolicy) -> None:
     for start in range(0x4E00, 0x4E00 + normalize.CACHE_LIMIT + 4000, 30):
         policy.find("".join(map(chr, range(start, start + 30))))
     assert len(normalize._fold_cache) <= normalize.CACHE_LIMIT
+    assert len(normalize._one_cache) <= normalize.CACHE_LIMIT
+    assert len(normalize._separators) <= normalize.CACHE_LIMIT
     assert len(content._PAIRS) <= normalize.CACHE_LIMIT
 
 
 def test_recent_results_are_kept_bounded_and_forgotten_on_reload() -> None:
     from flask_friendcb.policies.content import RESULTS_KEPT
 
-    policy = ContentPolicy(banned_words=["spam"])
+    policy = ContentPolicy(banned_words=["spam"], keep_common=True)
     first = policy.find("spam here")
     assert policy.find("spam here") is first  # kept
     for n in range(RESULTS_KEPT + 10):
@@ -232,3 +249,47 @@ def test_recent_results_are_kept_bounded_and_forgotten_on_reload() -> None:
     assert policy.find("example.com") is None
     policy.links = True
     assert policy.find("example.com") == ContentMatch("link", "example.com")
+
+
+_WORDY = st.text(
+    alphabet=st.sampled_from(list("ab sS1!|@$-._4赌博賭x\u3000\u200b\u202e\u202d\u202c\u2067zz")),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_WORDY, st.text(max_size=40)), leet=st.sampled_from([0, 1, 2]))
+def test_the_words_string_is_the_words_view_without_its_map(text: str, leet: int) -> None:
+    # Every text is searched in the string; a match is mapped back through the view: both
+    # must read the text the same way.
+    plain = plain_view(text)
+    words, origin = words_of_plain(plain, leet=leet)
+    assert words_string(plain[0], leet=leet) == words
+    assert len(origin) == len(words)
+    assert all(0 <= index < len(text) for index in origin)
+
+
+def test_reload_keeps_or_replaces_the_words_always_banned() -> None:
+    policy = ContentPolicy(always_banned=["money"], banned_words=["casino"])
+    assert policy.find("money") is not None  # everyday, but meant
+    policy.reload(banned_words=["money"])  # checked: everyday, dropped
+    assert policy.find("money") is not None  # still in always_banned
+    assert policy.find("casino") is None
+    policy.reload(always_banned=())
+    assert policy.find("money") is None
+    assert [dropped.word for dropped in policy.dropped] == ["money"]
+
+
+def test_a_reversed_word_is_matched_as_the_reader_sees_it(policy: ContentPolicy) -> None:
+    text = "hi \u202eonisac\u202c night"
+    assert policy.find(text) == ContentMatch("banned_word", "onisac")
+    # As stored, nothing is reversed: the same letters without the override are no word.
+    assert policy.find("hi onisac night") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_WORDY)
+def test_find_reads_any_mix_of_controls_symbols_and_scripts(text: str) -> None:
+    policy = ContentPolicy(always_banned=["spam", "赌博", "sab"], keep_common=True)
+    match = policy.find(text)
+    assert match is None or (match.matched and match.matched in text)

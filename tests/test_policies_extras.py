@@ -33,6 +33,8 @@ def hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
         ("opencc", "ContentPolicy"),
         ("confusable_homoglyphs", "ContentPolicy"),
         ("tldextract", "ContentPolicy"),
+        ("pypinyin", "ContentPolicy"),
+        ("wordfreq", "ContentPolicy"),
         ("limits", "RateLimitPolicy"),
     ],
 )

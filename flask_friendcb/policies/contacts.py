@@ -21,7 +21,8 @@ _NUMERALS = str.maketrans(
 )
 _DIGIT = r"[0-9]"
 _SEP = r"[\s\-.\u00b7_/()+~\u2013\u2014]{0,2}"
-_RUN = re.compile(rf"\+?{_DIGIT}(?:{_SEP}{_DIGIT})*")
+_RUN = re.compile(rf"(?:\+{_DIGIT}|{_DIGIT})(?:{_SEP}{_DIGIT})*")  # "+" or a digit first
+_NON_DIGIT = re.compile(r"\D")
 _DATE = re.compile(r"(?:19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])")
 _CONTACT_WORD = re.compile(
     r"(?:qq|vx|wx|v信|微信|威信|薇信|扣扣|电话|手机|tel|phone|whatsapp|telegram|line|加我)"
@@ -33,9 +34,10 @@ MIN_DIGITS_AFTER_WORD = 5
 
 def find_contact(text: str) -> tuple[int, int] | None:
     """The span of the first contact number in folded ``text``, or ``None``."""
-    digits_text = text.translate(_NUMERALS)  # one character for one: spans still hold
+    # One character for one: spans still hold. Chinese numerals are past ASCII.
+    digits_text = text if text.isascii() else text.translate(_NUMERALS)
     for match in _RUN.finditer(digits_text):
-        digits = re.sub(r"\D", "", match.group())
+        digits = _NON_DIGIT.sub("", match.group())
         if len(digits) >= MIN_DIGITS:
             if len(digits) == 8 and _DATE.fullmatch(digits):
                 continue

@@ -10,6 +10,7 @@ are links; ``best.friends``, ``No.1``, ``Mr.Li`` and ``hello.world`` are not.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -49,13 +50,14 @@ def _extract() -> tldextract.TLDExtract:
 
 def find_email(text: str) -> tuple[int, int] | None:
     """The span of the first e-mail address in folded ``text``, or ``None``."""
-    match = _EMAIL.search(text)
+    match = _EMAIL.search(text) if "@" in text else None
     return match.span() if match else None
 
 
 def find_link(text: str) -> tuple[int, int] | None:
     """The span of the first link in folded ``text``, or ``None``."""
-    found = [match.span() for match in (_SCHEME.search(text),) if match]
+    scheme = _SCHEME.search(text) if "://" in text or "www." in text else None
+    found = [scheme.span()] if scheme else []
     for match in _HOST.finditer(text):
         if _is_link(match.group(1), bool(match.group(2))):
             found.append(match.span())
@@ -68,7 +70,22 @@ def find_link(text: str) -> tuple[int, int] | None:
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "st", "no", "sr", "jr"})
 
 
+_top_levels: frozenset[str] | None = None
+
+
+def _top_level(label: str) -> bool:
+    """Whether ``label`` ends some public suffix (``com``, ``cn``, ``中国``): a host whose last
+    label ends none is no link, and costs no look-up in the list."""
+    global _top_levels
+    if _top_levels is None:
+        _top_levels = frozenset(suffix.rsplit(".", 1)[-1] for suffix in _extract().tlds if suffix)
+    return label in _top_levels
+
+
+@functools.lru_cache(maxsize=4096)
 def _is_link(host: str, has_path: bool) -> bool:
+    if not _top_level(host.rsplit(".", 1)[-1]):
+        return False
     parts = _extract()(host)
     if not parts.suffix or not parts.domain:
         return False
