@@ -19,12 +19,13 @@ from .handler import AsyncBodyReader, CallbackHandler, CallbackResponse
 from .hooks import HookDecorators, HookRegistry
 from .signals import SignalSender
 
-#: An ASGI scope, message, and the callables of ASGI 3.
+#: An ASGI scope and message, and the callables of ASGI 3; loose, as frameworks type them
+#: each their own way.
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[Any], Awaitable[None]]
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 #: Seconds a client has to send the whole body, once the query is authenticated.
 DEFAULT_BODY_TIMEOUT = 10.0
@@ -56,6 +57,7 @@ class FriendCallbackASGI(HookDecorators):
     def __init__(
         self,
         asgi_app: ASGIApp,
+        /,
         *,
         path: str,
         sdkappid: int | str,
