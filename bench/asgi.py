@@ -331,7 +331,7 @@ def run_endtoend(
     seconds: float = 3.0,
     *,
     items: int = 1,
-    kinds: Sequence[str] = ("s", "r", "w"),
+    kinds: Sequence[str] = ("s", "r", "ra", "w"),
     threads: int = 1,
     connections: int = 8,
 ) -> ASGIEndToEndResult:
@@ -428,4 +428,39 @@ def print_endtoend(result: ASGIEndToEndResult) -> list[str]:
     return [] if ratio >= E2E_BAR else [f"ASGI end to end (r)/(s) throughput is {ratio:.2f}"]
 
 
-__all__ = ["run_endtoend", "run_inprocess"]
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.asgi``: the ASGI part of ``make bench`` alone, into its own JSON."""
+    import argparse
+
+    from .environment import PACKAGES, environment
+
+    parser = argparse.ArgumentParser(prog="python -m bench.asgi", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--e2e-rounds", type=int, default=10)
+    parser.add_argument("--e2e-seconds", type=float, default=3.0)
+    parser.add_argument("--no-e2e", action="store_true")
+    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "bench_asgi.json")
+    args = parser.parse_args(argv)
+    env = environment((*PACKAGES, "uvicorn", "starlette", "a2wsgi"))
+    print(f"{env['date']}, {env['machine']}, Python {env['python']}")
+    print(", ".join(f"{name} {v}" for name, v in env["versions"].items()))
+    report: dict[str, Any] = {"environment": env}
+    result = run_inprocess(args.rounds, args.scale)
+    report["asgi_in_process"] = result.as_dict()
+    missed = print_inprocess(result)
+    if not args.no_e2e:
+        e2e = run_endtoend(args.e2e_rounds, args.e2e_seconds)
+        report["asgi_end_to_end"] = e2e.as_dict()
+        missed += print_endtoend(e2e)
+    args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    print(f"figures: {args.json}")
+    if missed:
+        print("\nmissed:", "; ".join(missed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["main", "run_endtoend", "run_inprocess"]

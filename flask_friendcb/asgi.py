@@ -8,15 +8,14 @@ It imports no web framework.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from .config import Settings
 from .errors import BodyReadError, ConfigError
 from .handler import AsyncBodyReader, CallbackHandler, CallbackResponse
-from .hooks import HookDecorators, HookRegistry
+from .hooks import Deadline, HookDecorators, HookRegistry
 from .signals import SignalSender
 
 #: An ASGI scope and message, and the callables of ASGI 3; loose, as frameworks type them
@@ -178,10 +177,14 @@ def _content_length(headers: Any) -> int | None:
 
 def _body_reader(receive: Receive, timeout: float) -> AsyncBodyReader:
     async def read(limit: int) -> bytes:
+        deadline = Deadline(timeout)
         try:
-            return await asyncio.wait_for(_receive_body(receive, limit), timeout)
-        except asyncio.TimeoutError:
-            raise BodyReadError(f"the body did not arrive within {timeout:g} s") from None
+            late, body = await deadline.wait(_receive_body(receive, limit))
+        finally:
+            deadline.close()
+        if late:
+            raise BodyReadError(f"the body did not arrive within {timeout:g} s")
+        return cast(bytes, body)
 
     return read
 

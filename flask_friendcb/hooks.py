@@ -488,7 +488,7 @@ async def decide_async(
     except StopIteration as done:  # no hook is due
         answer: FriendResponseAnswer = done.value
         return answer
-    deadline = _Deadline(call[2] - timer())
+    deadline = Deadline(call[2] - timer())
     try:
         while True:
             if call[0].is_async:
@@ -502,10 +502,12 @@ async def decide_async(
         deadline.close()
 
 
-class _Deadline:
-    """One timer per decision: when it fires while the driver awaits a hook, the driver's task
-    is cancelled out of that await (and only then: between hooks, the generator itself sees
-    the time). Cheaper than a task and a timeout per hook call."""
+class Deadline:
+    """A timer for the running task, ``delay`` seconds from now: when it fires while the task
+    is in :meth:`wait`, the task is cancelled out of that await, and only then (between waits
+    it runs on; a decision's generator sees the time itself). One timer for many waits:
+    cheaper than a task and a timeout for each, as ``asyncio.wait_for`` makes before 3.12.
+    :meth:`close` it when done."""
 
     __slots__ = ("_handle", "_task", "_waiting", "passed")
 
@@ -558,7 +560,7 @@ def _step(
         return True, done.value
 
 
-async def _await_hook(call: HookCall, event: DecidedEvent, deadline: _Deadline) -> HookOutcome:
+async def _await_hook(call: HookCall, event: DecidedEvent, deadline: Deadline) -> HookOutcome:
     hook, item, _ = call
     try:
         late, value = await deadline.wait(hook.func(item, event))
@@ -613,7 +615,7 @@ async def _run_plain_hooks(
     steps: Generator[HookCall, HookOutcome, FriendResponseAnswer],
     call: HookCall,
     event: DecidedEvent,
-    deadline: _Deadline,
+    deadline: Deadline,
 ) -> tuple[bool, Any]:
     run = _PlainRun()
     loop = asyncio.get_running_loop()
