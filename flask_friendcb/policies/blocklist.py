@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -43,7 +44,22 @@ class BlocklistPolicy(StoragePolicy):
 
     def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
         accounts = (item.to_account, event.from_account)
-        listed = self.guard.call(lambda: self.storage.first_listed(accounts))
+        return self._decision(item, self.guard.call(lambda: self.storage.first_listed(accounts)))
+
+    async def check_async(
+        self, item: FriendResponseItem, event: FriendResponseEvent
+    ) -> Reject | None:
+        accounts = (item.to_account, event.from_account)
+        first_listed_async = getattr(self.storage, "first_listed_async", None)
+        if first_listed_async is not None:
+            listed = await self.guard.call_async(lambda: first_listed_async(accounts))
+        else:
+            listed = await asyncio.to_thread(
+                self.guard.call, lambda: self.storage.first_listed(accounts)
+            )
+        return self._decision(item, listed)
+
+    def _decision(self, item: FriendResponseItem, listed: object) -> Reject | None:
         if listed is FAILED:
             return self.unchecked()
         if listed is None:
@@ -75,6 +91,13 @@ class BlocklistPolicy(StoragePolicy):
     def close(self) -> None:
         """Let go of the storage's connections."""
         self.storage.close()
+
+    async def aclose(self) -> None:
+        """Let go of the connections :meth:`check_async` opened on the running event loop (at
+        an ASGI app's shutdown, say)."""
+        aclose = getattr(self.storage, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     def __repr__(self) -> str:
         return "BlocklistPolicy"
