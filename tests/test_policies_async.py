@@ -168,6 +168,7 @@ def test_a_hung_redis_costs_the_timeout_on_the_async_path(
         return got
 
     (first, second, third) = asyncio.run(scenario())
+    blocklist.close()
     assert first[1] == Reject(38001, UNCHECKED_INFO)
     assert second[1] == Reject(38002, UNCHECKED_INFO)
     assert first[0] < 1.0  # 0.25 s and the host's noise
@@ -198,4 +199,6 @@ def test_the_policies_decide_through_the_asgi_receiver(redis_url: str) -> None:
             await blocklist.aclose()
 
     answer = asyncio.run(scenario())
+    blocklist.close()
+    limit.storage.storage.connection_pool.disconnect()  # type: ignore[attr-defined]
     assert [r["ResultCode"] for r in answer["ResultItem"]] == [38001, 0, 0, 38002]
