@@ -110,6 +110,46 @@ def flask_app() -> Flask:
     return app
 
 
+def slow_app() -> Any:
+    """FastAPI behind a receiver whose hooks sleep ten seconds for ``slow-async`` (an
+    ``async def`` hook, which also refuses ``spam...``) and ``slow-plain`` (a plain one), past
+    its 0.5 s deadline; ``/hello`` is FastAPI's."""
+    import asyncio
+    import time
+
+    from fastapi import FastAPI
+
+    from flask_friendcb import Reject
+    from flask_friendcb.models import FriendResponseEvent, FriendResponseItem
+
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"app": "fastapi"}
+
+    receiver = FriendCallbackASGI(  # hooks of its own, not the shared module's
+        app,
+        path=PATH,
+        sdkappid=SDKAPPID,
+        token=os.environ.get("FRIENDCB_TEST_TOKEN", TOKEN),
+        deadline=0.5,
+    )
+
+    @receiver.on_friend_response
+    async def slow_async(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
+        if item.to_account == "slow-async":
+            await asyncio.sleep(10)
+        return Reject(38001, "spam") if item.to_account.startswith("spam") else None
+
+    @receiver.on_friend_response
+    def slow_plain(item: FriendResponseItem, event: FriendResponseEvent) -> None:
+        if item.to_account == "slow-plain":
+            time.sleep(10)
+
+    return receiver
+
+
 #: The ASGI apps by framework.
 FRAMEWORKS = {
     "fastapi": fastapi_app,

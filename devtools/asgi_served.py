@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from .asgi_apps import fastapi_app, litestar_app, quart_app, starlette_app
+from .asgi_apps import fastapi_app, litestar_app, quart_app, slow_app, starlette_app
 
 fastapi = fastapi_app()
 starlette = starlette_app()
 quart = quart_app()
 litestar = litestar_app()
+slow = slow_app()

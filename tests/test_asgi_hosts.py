@@ -11,7 +11,9 @@ import contextlib
 import json
 import socket
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -116,3 +118,38 @@ def test_a_flask_blueprint_decides_with_the_same_hooks_module() -> None:
     response = signed_client(flask_app()).callback(friend_response_body("bob", ITEMS))
     assert response.status_code == 200
     assert response.json == {**ok(), "ResultItem": DECIDED}
+
+
+@pytest.mark.parametrize("server_name", ["uvicorn", "hypercorn"])
+def test_fifty_concurrent_callbacks_meet_a_slow_hook_and_the_server_keeps_serving(
+    server_name: str,
+) -> None:
+    # Hooks that sleep 10 s past a 0.5 s deadline, async and plain, met by fifty callbacks at
+    # once over real connections: each is answered at the deadline, and FastAPI's own route
+    # answers meanwhile.
+    bodies = [
+        json.dumps(friend_response_body(f"u{n}", ["spam", ("slow-async", "slow-plain")[n % 2]]))
+        for n in range(50)
+    ]
+
+    def one(body: str) -> tuple[float, tuple[int, object]]:
+        started = time.monotonic()
+        answer = post(port, body.encode())
+        return time.monotonic() - started, answer
+
+    with serving(server_name, "slow") as port, ThreadPoolExecutor(max_workers=51) as pool:
+        started = time.monotonic()
+        callbacks = [pool.submit(one, body) for body in bodies]
+        time.sleep(0.2)  # the hooks are sleeping now
+        hello_started = time.monotonic()
+        assert get(port, "/hello") == (200, {"app": "fastapi"})
+        hello = time.monotonic() - hello_started
+        results = [future.result(timeout=30) for future in callbacks]
+        total = time.monotonic() - started
+    assert hello < 0.5, hello
+    assert total < 5, total  # fifty 0.5 s deadlines side by side, not ten-second sleeps
+    for took, (status, answer) in results:
+        assert status == 200
+        codes = [item["ResultCode"] for item in answer["ResultItem"]]  # type: ignore[index]
+        assert codes == [38001, 0]  # the slow item falls to the error policy: allowed
+        assert took < 4
