@@ -809,3 +809,23 @@ def test_a_streamed_request_through_httpx_is_read(clock: FrozenClock) -> None:
     response = run(scenario())
     assert response.status_code == 200
     assert len(response.json()["ResultItem"]) == 2
+
+
+def test_metrics_count_the_asgi_receivers_answers_by_command(clock: FrozenClock) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(**labels: str) -> float:
+        return REGISTRY.get_sample_value("friendcb_callbacks_total", labels) or 0.0
+
+    ok = {"status": "200", "error_code": "0", "command": "Sns.CallbackPrevFriendResponse"}
+    refused = {"status": "401", "error_code": "38902", "command": ""}
+    before = value(**ok), value(**refused)
+    app = receiver(clock, metrics=True)
+
+    async def scenario() -> None:
+        await post(app, friend_response_body("bob", ["a"]), query(clock))
+        await post(app, friend_response_body("bob", ["a"]), query(clock))
+        await post(app, friend_response_body("bob", ["a"]), query(clock, token="wrong"))
+
+    run(scenario())
+    assert (value(**ok) - before[0], value(**refused) - before[1]) == (2, 1)
