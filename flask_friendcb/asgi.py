@@ -9,6 +9,7 @@ It imports no web framework.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 
@@ -171,7 +172,8 @@ def _content_length(headers: Any) -> int | None:
         if name == b"content-length":
             if length is not None or not value.isdigit():
                 return None
-            length = int(value)
+            # Past 18 digits, more than any limit (and int() refuses 4,300 and more).
+            length = int(value) if len(value) <= 18 else sys.maxsize
     return length
 
 

@@ -738,6 +738,17 @@ def test_a_client_that_goes_away_while_sending(clock: FrozenClock) -> None:
     assert (status, answer["ErrorCode"]) == (400, 38915)
 
 
+@pytest.mark.parametrize("digits", [19, 5000])
+def test_a_content_length_of_many_digits_is_refused_before_reading(
+    clock: FrozenClock, digits: int
+) -> None:
+    stream = Stream(endless=True)
+    length = "9" * digits
+    status, answer, _ = call(receiver(clock), stream, query(clock), **{"Content-Length": length})
+    assert (status, answer["ErrorCode"]) == (413, 38914)
+    assert stream.taken == 0
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "1, 2"])
 def test_an_unusable_content_length_reads_within_the_limit(clock: FrozenClock, value: str) -> None:
     body = json.dumps(friend_response_body("bob", ["alice"])).encode()
