@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devtools.signing import PATH, SDKAPPID, TOKEN, FrozenClock
 from flask_friendcb import (
@@ -840,3 +842,66 @@ def test_metrics_count_the_asgi_receivers_answers_by_command(clock: FrozenClock)
 
     run(scenario())
     assert (value(**ok) - before[0], value(**refused) - before[1]) == (2, 1)
+
+
+# -- hostile input: the same answer as the WSGI middleware, whatever is sent --------------------
+
+QUERY_PARTS = st.sampled_from(
+    [
+        "SdkAppid=1400000000",
+        "SdkAppid=1",
+        "CallbackCommand=Sns.CallbackPrevFriendResponse",
+        "CallbackCommand=Sns.CallbackFriendDelete",
+        "RequestTime=abc",
+        "Sign=" + "0" * 64,
+        "%ff=%fe",
+        "a=%E4%BD%A0",
+        "",
+    ]
+)
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=12), children, max_size=4)
+        ),
+        max_leaves=20,
+    ).map(lambda value: json.dumps(value).encode()),
+)
+
+
+@given(
+    parts=st.lists(QUERY_PARTS, max_size=6),
+    signed=st.booleans(),
+    body=BODIES,
+    method=st.sampled_from(["POST", "POST", "GET", "DELETE"]),
+)
+def test_hostile_requests_get_the_middlewares_answer(
+    parts: list[str], signed: bool, body: bytes, method: str
+) -> None:
+    clock = FrozenClock()
+    hooks = shared_hooks()
+    settings = {"clock": clock, "max_content_length": 256}
+    asgi = FriendCallbackASGI(
+        Inner(), path=PATH, sdkappid=SDKAPPID, token=TOKEN, hooks=hooks.hooks, **settings
+    )
+    wsgi = Receiver(
+        "middleware",
+        FriendCallbackMiddleware(
+            lambda environ, start_response: [],
+            path=PATH,
+            sdkappid=SDKAPPID,
+            token=TOKEN,
+            hooks=hooks.hooks,
+            **settings,
+        ),
+        hooks.hooks,
+        clock,
+    )
+    q = "&".join([query(clock) if signed else "", *parts]).strip("&")
+    got = run(post(asgi, body, q, method=method))
+    expected = wsgi.post(body, q, method=method)
+    assert (got.status_code, got.content) == (expected.status, expected.body)
+    assert got.status_code != 500
