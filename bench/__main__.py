@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import endtoend, inprocess, memory, policies
+from . import asgi, endtoend, inprocess, memory, policies
 from .apps import KINDS, LABELS
-from .environment import environment
+from .environment import PACKAGES, environment
 
 ROOT = Path(__file__).resolve().parent.parent
 #: In-process bars and aims for (c)/(b), by item count; end to end, (c) keeps this share of
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e-seconds", type=float, default=3.0)
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-e2e", action="store_true")
+    parser.add_argument("--no-asgi", action="store_true", help="skip the ASGI receiver's runs")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench.png")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument(
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rounds, args.scale, args.json = 3, 0.05, None
         args.no_memory = args.no_e2e = args.no_plot = True
 
-    env = environment()
+    env = environment((*PACKAGES, "uvicorn", "starlette", "a2wsgi"))
     print(f"{env['date']}, {env['machine']}, Python {env['python']}")
     print(", ".join(f"{name} {v}" for name, v in env["versions"].items()))
     report: dict[str, Any] = {"environment": env}
@@ -143,6 +144,15 @@ def main(argv: list[str] | None = None) -> int:
         e2e = endtoend.run(args.e2e_rounds, args.e2e_seconds, progress=sys.stdout.isatty())
         report["end_to_end"] = e2e.as_dict()
         missed += print_endtoend(e2e)
+
+    if not args.no_asgi:
+        asgi_result = asgi.run_inprocess(args.rounds, args.scale, args.items)
+        report["asgi_in_process"] = asgi_result.as_dict()
+        missed += asgi.print_inprocess(asgi_result)
+        if not args.no_e2e:
+            asgi_e2e = asgi.run_endtoend(args.e2e_rounds, args.e2e_seconds)
+            report["asgi_end_to_end"] = asgi_e2e.as_dict()
+            missed += asgi.print_endtoend(asgi_e2e)
 
     report["policies"] = policies.run(
         **(

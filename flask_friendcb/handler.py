@@ -7,14 +7,16 @@ decider, an "after" command to its observers (:mod:`~flask_friendcb.decisions`),
 its handler, if any. Every refusal is a JSON answer in the protocol's shape; nothing a caller
 sends can raise out of :meth:`CallbackHandler.handle`.
 
-The steps are public for an asynchronous adapter, which reads the body and runs the app's code
-its own way: :meth:`CallbackHandler.authenticate`, :meth:`CallbackHandler.route`, then the
-:class:`Route`'s parts, and :meth:`CallbackHandler.refused` / :meth:`CallbackHandler.failed` /
+An asynchronous adapter calls :meth:`CallbackHandler.handle_async`, the same steps with the
+body and the app's code awaited. The steps are public for an adapter of another kind:
+:meth:`CallbackHandler.authenticate`, :meth:`CallbackHandler.route`, then the :class:`Route`'s
+parts, and :meth:`CallbackHandler.refused` / :meth:`CallbackHandler.failed` /
 :meth:`CallbackHandler.count` around them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,8 +34,14 @@ from .decisions import (
     RelationNotifier,
 )
 from .errors import CallbackRefused
-from .hooks import CommandHandler, HookPolicy, HookRegistry
-from .jsonbody import BodyReader, encode, read_json_object
+from .hooks import CommandHandler, HookPolicy, HookRegistry, decide_async, notify_async
+from .jsonbody import (
+    AsyncBodyReader,
+    BodyReader,
+    encode,
+    read_json_object,
+    read_json_object_async,
+)
 from .models import CallbackContext, DecidedEvent, RelationEvent
 from .protocol import (
     DECIDED_COMMANDS,
@@ -205,6 +213,32 @@ class CallbackHandler:
         self.count(response, code, command)
         return response
 
+    async def handle_async(
+        self,
+        method: str,
+        query_string: str,
+        content_length: int | None,
+        read_body: AsyncBodyReader,
+    ) -> CallbackResponse:
+        """:meth:`handle` on the running event loop, for an asynchronous adapter: the body is
+        awaited, ``async def`` hooks and observers are awaited, plain ones and command handlers
+        run in a worker thread (:func:`~flask_friendcb.hooks.decide_async`)."""
+        command = ""
+        try:
+            query = self.authenticate(method, query_string)
+            body = await read_json_object_async(
+                content_length, read_body, self.settings.max_content_length
+            )
+            command = self.command_of(query, body)
+            response = await self._run_async(self.route(query, body, command))
+            code = 0
+        except CallbackRefused as refusal:
+            response, code = self.refused(refusal), int(refusal.code)
+        except Exception:
+            response, code = self.failed(), int(ErrorCode.INTERNAL_ERROR)
+        self.count(response, code, command)
+        return response
+
     def authenticate(self, method: str, query_string: str) -> CallbackQuery:
         """The query of an authenticated request; raises :class:`CallbackRefused` for a wrong
         method, an unparseable query or a failed check. Reads no body."""
@@ -261,6 +295,24 @@ class CallbackHandler:
             return self.unhandled(route.context)
         try:
             return self.handled(route.context, route.command_handler(route.body, route.context))
+        except Exception:
+            return self.handler_failed(route.context)
+
+    async def _run_async(self, route: Route) -> CallbackResponse:
+        # _run, step for step, with the app's code awaited.
+        if route.decider is not None and route.event is not None:
+            decider, event = route.decider, route.event
+            answer = await decide_async(decider.steps(event), event)
+            return CallbackResponse(200, decider.finish(event, answer, route.from_account))
+        if route.notifier is not None and route.relation is not None:
+            await notify_async(self.hooks, route.relation)
+            route.notifier.observed(route.relation)
+            return self.plain_ok
+        if route.command_handler is None:
+            return self.unhandled(route.context)
+        try:
+            extra = await asyncio.to_thread(route.command_handler, route.body, route.context)
+            return self.handled(route.context, extra)
         except Exception:
             return self.handler_failed(route.context)
 
@@ -362,6 +414,7 @@ class CallbackHandler:
 
 __all__ = [
     "AnswerObserver",
+    "AsyncBodyReader",
     "BodyReader",
     "CallbackHandler",
     "CallbackResponse",

@@ -11,18 +11,20 @@ is called: every item still undecided gets the error policy too, so the answer r
 before its 2 s timeout.
 
 The rules live in one generator, :func:`decision_steps`, which yields each hook call and is
-sent its outcome; :func:`decide` drives it by calling each hook in the request's thread, and an
-asynchronous adapter drives the same generator by awaiting. The four "after" commands are
-observed: ``observer(event)``, never decided.
+sent its outcome; :func:`decide` drives it by calling each hook in the request's thread, and
+:func:`decide_async` drives the same generator on an event loop, for an asynchronous adapter.
+The four "after" commands are observed: ``observer(event)``, never decided.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
+import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast, overload
 
@@ -470,6 +472,166 @@ def decide(
         return answer
 
 
+async def decide_async(
+    steps: Generator[HookCall, HookOutcome, FriendResponseAnswer],
+    event: DecidedEvent,
+    timer: Callable[[], float] = time.perf_counter,
+) -> FriendResponseAnswer:
+    """Drive ``steps`` (:func:`decision_steps` on ``event``, made with the same ``timer``) on
+    the running event loop and return its answer. An ``async def`` hook is awaited on the
+    loop; plain hooks run in a worker thread of the loop's default executor, one thread hop for
+    each run of them in a row, so the loop never waits on one. At the deadline the driver stops
+    waiting, for either kind: a late ``async def`` hook is cancelled; a plain one runs on in its
+    thread, and its outcome is dropped."""
+    try:
+        call = next(steps)
+    except StopIteration as done:  # no hook is due
+        answer: FriendResponseAnswer = done.value
+        return answer
+    deadline = Deadline(call[2] - timer())
+    try:
+        while True:
+            if call[0].is_async:
+                finished, value = _step(steps, await _await_hook(call, event, deadline))
+            else:
+                finished, value = await _run_plain_hooks(steps, call, event, deadline)
+            if finished:
+                return cast(FriendResponseAnswer, value)
+            call = value
+    finally:
+        deadline.close()
+
+
+class Deadline:
+    """A timer for the running task, ``delay`` seconds from now: when it fires while the task
+    is in :meth:`wait`, the task is cancelled out of that await, and only then (between waits
+    it runs on; a decision's generator sees the time itself). One timer for many waits:
+    cheaper than a task and a timeout for each, as ``asyncio.wait_for`` makes before 3.12.
+    :meth:`close` it when done."""
+
+    __slots__ = ("_handle", "_task", "_waiting", "passed")
+
+    def __init__(self, delay: float) -> None:
+        self._task = asyncio.current_task()
+        self._waiting = False
+        self.passed = False
+        self._handle = asyncio.get_running_loop().call_later(max(0.0, delay), self._expire)
+
+    def _expire(self) -> None:
+        self.passed = True
+        if self._waiting and self._task is not None:
+            self._task.cancel()
+
+    async def wait(self, awaitable: Awaitable[Any]) -> tuple[bool, Any]:
+        """``(late, value)``: ``late`` when the deadline passed before ``awaitable`` ended."""
+        if self.passed:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            return True, None
+        self._waiting = True
+        try:
+            value = await awaitable
+        except asyncio.CancelledError:
+            if not self.has_passed():
+                raise  # the request itself is cancelled
+            uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
+            if uncancel is not None:
+                uncancel()
+            return True, None
+        finally:
+            self._waiting = False
+        return self.has_passed(), value
+
+    def has_passed(self) -> bool:
+        """Whether the deadline has passed (read afresh: the timer sets it meanwhile)."""
+        return self.passed
+
+    def close(self) -> None:
+        self._handle.cancel()
+
+
+def _step(
+    steps: Generator[HookCall, HookOutcome, FriendResponseAnswer], outcome: HookOutcome
+) -> tuple[bool, Any]:
+    """``(True, answer)`` once ``steps`` is done, else ``(False, the next hook call)``."""
+    try:
+        return False, steps.send(outcome)
+    except StopIteration as done:
+        return True, done.value
+
+
+async def _await_hook(call: HookCall, event: DecidedEvent, deadline: Deadline) -> HookOutcome:
+    hook, item, _ = call
+    try:
+        late, value = await deadline.wait(hook.func(item, event))
+    except Exception as error:
+        return False, error
+    return TIMED_OUT if late else (True, value)
+
+
+class _PlainRun:
+    """What a worker thread running plain hooks shares with the loop that waits for it: the
+    lock held while the generator is advanced, whether the loop gave up, and how it ended."""
+
+    __slots__ = ("abandoned", "lock", "result")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.result: tuple[bool, Any] | None = None
+
+    def given_up(self) -> bool:
+        """Whether the loop stopped waiting (read afresh each time)."""
+        return self.abandoned
+
+
+def _call_plain_hooks(
+    steps: Generator[HookCall, HookOutcome, FriendResponseAnswer],
+    call: HookCall,
+    event: DecidedEvent,
+    run: _PlainRun,
+) -> None:
+    # In the worker thread: call plain hooks until the decision is done or an async hook is
+    # due, advancing the generator only under the lock and only while the loop still waits.
+    while True:
+        hook, item, _ = call
+        if run.given_up():  # queued past the deadline: call nothing
+            return
+        try:
+            outcome: HookOutcome = (True, hook.func(item, event))
+        except Exception as error:
+            outcome = (False, error)
+        with run.lock:
+            if run.given_up():
+                return
+            finished, value = _step(steps, outcome)
+            if finished or value[0].is_async:
+                run.result = (finished, value)
+                return
+            call = value
+
+
+async def _run_plain_hooks(
+    steps: Generator[HookCall, HookOutcome, FriendResponseAnswer],
+    call: HookCall,
+    event: DecidedEvent,
+    deadline: Deadline,
+) -> tuple[bool, Any]:
+    run = _PlainRun()
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    # A failure of the library itself in the thread is raised here.
+    await deadline.wait(
+        loop.run_in_executor(None, context.run, _call_plain_hooks, steps, call, event, run)
+    )
+    with run.lock:
+        if run.result is not None:
+            return run.result
+        # The deadline passed in a hook: the thread drops what that hook returns.
+        run.abandoned = True
+        return _step(steps, TIMED_OUT)
+
+
 def _log_deadline(
     policy: HookPolicy, hook: RegisteredHook, index: int, count: int, when: str
 ) -> None:
@@ -579,6 +741,19 @@ def notify(registry: HookRegistry, event: RelationEvent) -> None:
             returned = observer.func(event)
             if observer.is_async:
                 asyncio.run(returned)
+        except Exception:
+            log_observer_failure(observer, event)
+
+
+async def notify_async(registry: HookRegistry, event: RelationEvent) -> None:
+    """:func:`notify` on the running event loop: an ``async def`` observer is awaited, a plain
+    one runs in a worker thread."""
+    for observer in registry.observers_for(event.callback_command):
+        try:
+            if observer.is_async:
+                await observer.func(event)
+            else:
+                await asyncio.to_thread(observer.func, event)
         except Exception:
             log_observer_failure(observer, event)
 

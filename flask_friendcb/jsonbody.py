@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .errors import BodyReadError, CallbackRefused
@@ -20,6 +20,8 @@ logger = logging.getLogger("flask_friendcb")
 
 #: Reads at most ``limit`` bytes of the request body; may raise :class:`BodyReadError`.
 BodyReader = Callable[[int], bytes]
+#: :data:`BodyReader` for an asynchronous adapter: awaited.
+AsyncBodyReader = Callable[[int], Awaitable[bytes]]
 
 
 def read_json_object(
@@ -28,17 +30,42 @@ def read_json_object(
     """The body as a JSON object. A declared ``content_length`` over ``limit`` is refused
     (413) before anything is read; ``None`` (chunked transfer) reads one byte past the limit, to
     tell a body that is too long from one that fits."""
+    size = _size_to_read(content_length, limit)
+    try:
+        raw = read_body(size)
+    except Exception as error:
+        raise _unreadable(error) from None
+    return parse_json_object(raw, limit)
+
+
+async def read_json_object_async(
+    content_length: int | None, read_body: AsyncBodyReader, limit: int
+) -> dict[str, Any]:
+    """:func:`read_json_object` with a reader that is awaited, for an asynchronous adapter."""
+    size = _size_to_read(content_length, limit)
+    try:
+        raw = await read_body(size)
+    except Exception as error:
+        raise _unreadable(error) from None
+    return parse_json_object(raw, limit)
+
+
+def _size_to_read(content_length: int | None, limit: int) -> int:
     if content_length is not None and content_length > limit:
         raise _too_large(limit)
-    try:
-        raw = read_body(limit + 1 if content_length is None else content_length)
-    except BodyReadError as error:
-        raise CallbackRefused(400, ErrorCode.BODY_UNREADABLE, str(error)) from None
-    except Exception:
-        logger.warning("could not read a callback body", exc_info=True)
-        raise CallbackRefused(
-            400, ErrorCode.BODY_UNREADABLE, "the body could not be read"
-        ) from None
+    return limit + 1 if content_length is None else content_length
+
+
+def _unreadable(error: Exception) -> CallbackRefused:
+    if isinstance(error, BodyReadError):
+        return CallbackRefused(400, ErrorCode.BODY_UNREADABLE, str(error))
+    logger.warning("could not read a callback body", exc_info=error)
+    return CallbackRefused(400, ErrorCode.BODY_UNREADABLE, "the body could not be read")
+
+
+def parse_json_object(raw: bytes, limit: int) -> dict[str, Any]:
+    """``raw``, a body read within ``limit`` (and at most one byte past it), as a JSON object;
+    raises :class:`CallbackRefused` when it is too large or not a JSON object."""
     if len(raw) > limit:
         raise _too_large(limit)
     if not raw:
@@ -117,4 +144,11 @@ def _json_type(value: object) -> str:
     return "a number"
 
 
-__all__ = ["BodyReader", "encode", "read_json_object"]
+__all__ = [
+    "AsyncBodyReader",
+    "BodyReader",
+    "encode",
+    "parse_json_object",
+    "read_json_object",
+    "read_json_object_async",
+]

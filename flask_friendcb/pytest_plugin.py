@@ -80,3 +80,28 @@ def friendcb_body() -> Callable[..., dict[str, Any]]:
 def friendcb_item() -> Callable[..., dict[str, Any]]:
     """Builds items of a body: :func:`flask_friendcb.testing.response_item`."""
     return response_item
+
+
+@pytest.fixture
+def friendcb_asgi_client(request: pytest.FixtureRequest) -> Any:
+    """A :class:`~flask_friendcb.testing.ASGICallbackClient` of your ``asgi_app`` fixture (an
+    ASGI application with a :class:`~flask_friendcb.asgi.FriendCallbackASGI` in it) that posts
+    signed callbacks in process: ``await friendcb_asgi_client.callback(...)``, from an async
+    test (``@pytest.mark.anyio``, or your async plugin's marker). Needs httpx."""
+    import asyncio
+
+    from .testing import asgi_client
+
+    try:
+        app = request.getfixturevalue("asgi_app")
+    except pytest.FixtureLookupError:
+        raise pytest.UsageError(
+            "friendcb_asgi_client needs an `asgi_app` fixture returning your ASGI app"
+        ) from None
+    try:
+        client = asgi_client(app)
+    except RuntimeError as error:
+        raise pytest.UsageError(f"the `asgi_app` fixture: {error}") from None
+    yield client
+    # The client over the ASGI transport holds no connection: closing it needs no test loop.
+    asyncio.run(client.aclose())

@@ -331,3 +331,113 @@ def _default_path(app: Flask) -> str:
     if not paths:
         raise RuntimeError("the app has no callback route")
     return paths[0]
+
+
+class ASGICallbackClient:
+    """Posts signed callbacks to an ASGI application in process, through httpx's ASGI
+    transport: no server, no socket (``pip install httpx``). Made by :func:`asgi_client`; use
+    it in a test that runs on an event loop::
+
+        async with asgi_client(application) as client:
+            response = await client.callback(friend_response_body("bob", ["spammer"]))
+        assert response.json()["ResultItem"][0]["ResultCode"] == 38001
+
+    The transport runs no ``lifespan``: start what the app's start-up would start yourself.
+    """
+
+    def __init__(self, app: Any, receiver: Any, base_url: str = "http://testserver") -> None:
+        import httpx
+
+        #: The receiver (a :class:`~flask_friendcb.asgi.FriendCallbackASGI`) whose path,
+        #: token and clock the callbacks use.
+        self.receiver = receiver
+        #: The ``httpx.AsyncClient`` underneath, for any other request.
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+
+    async def callback(
+        self,
+        body: Mapping[str, Any] | bytes | str | None = None,
+        *,
+        command: str | None = None,
+        token: str | None = None,
+        request_time: float | str | None = None,
+        path: str | None = None,
+        signed: bool = True,
+        **query: str,
+    ) -> Any:
+        """POST ``body`` as Tencent would and return the ``httpx.Response``; the arguments are
+        those of :meth:`FriendCallbackClient.callback`."""
+        settings = self.receiver.settings
+        if body is None:
+            body = friend_response_body()
+        if command is None:
+            command = FRIEND_RESPONSE_COMMAND
+            if isinstance(body, Mapping) and isinstance(body.get("CallbackCommand"), str):
+                command = body["CallbackCommand"]
+        if token is None and signed and settings.tokens:
+            token = settings.tokens[0]
+        if request_time is None:
+            request_time = int(settings.clock())
+        query_string = callback_query(
+            settings.sdkappid,
+            token=token if signed else None,
+            request_time=request_time,
+            command=command,
+            **query,
+        )
+        data = json.dumps(body) if isinstance(body, Mapping) else body
+        return await self.http.post(
+            f"{path or self.receiver.path}?{query_string}",
+            content=data.encode() if isinstance(data, str) else data,
+            headers={"Content-Type": "application/json"},
+        )
+
+    async def aclose(self) -> None:
+        """Close the ``httpx.AsyncClient``."""
+        await self.http.aclose()
+
+    async def __aenter__(self) -> ASGICallbackClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def asgi_client(
+    app: Any, receiver: Any = None, *, base_url: str = "http://testserver"
+) -> ASGICallbackClient:
+    """An :class:`ASGICallbackClient` for the ASGI application ``app``. ``receiver`` is the
+    :class:`~flask_friendcb.asgi.FriendCallbackASGI` inside it; it may be left out when ``app``
+    is the receiver itself, or holds it in a chain of ASGI middleware that keeps the next app
+    as ``app`` or ``asgi_app``: Quart's ``app.asgi_app = FriendCallbackASGI(app.asgi_app, ...)``,
+    Starlette's and FastAPI's ``Middleware(FriendCallbackASGI, ...)``."""
+    from .asgi import FriendCallbackASGI
+
+    found = receiver if receiver is not None else _find_receiver(app, FriendCallbackASGI)
+    if not isinstance(found, FriendCallbackASGI):
+        raise RuntimeError(
+            "no FriendCallbackASGI found in the app; pass it: asgi_client(app, receiver)"
+        )
+    return ASGICallbackClient(app, found, base_url)
+
+
+def _find_receiver(app: Any, kind: type) -> Any:
+    # Down a chain of wrappers, a few levels deep: app.asgi_app (Quart), app.app (middleware),
+    # app.middleware_stack (Starlette and FastAPI, built here as on their first request).
+    for _ in range(16):
+        if isinstance(app, kind):
+            return app
+        build = getattr(app, "build_middleware_stack", None)
+        if callable(build) and getattr(app, "middleware_stack", False) is None:
+            app.middleware_stack = build()
+        app = (
+            getattr(app, "asgi_app", None)
+            or getattr(app, "middleware_stack", None)
+            or getattr(app, "app", None)
+        )
+        if app is None:
+            return None
+    return None
+
+
+__all__ += ["ASGICallbackClient", "asgi_client"]

@@ -189,7 +189,7 @@ def test_benchmarks_and_scripts_do_not_import_tests(folder: str) -> None:
 CORE = ("protocol", "models", "errors", "schemas", "auth", "config", "hooks", "handler")
 FRAMEWORKS = ("flask", "werkzeug")
 #: The modules built on the core: the core never imports them.
-ADAPTERS = ("blueprint", "state", "wsgi", "cli", "testing", "pytest_plugin")
+ADAPTERS = ("blueprint", "state", "wsgi", "asgi", "cli", "testing", "pytest_plugin")
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -201,3 +201,30 @@ def test_the_core_imports_no_framework_and_no_adapter(module: str) -> None:
     assert [name for name in names if name.split(".")[0] in FRAMEWORKS] == []
     adapters = [f"{PACKAGE}.{adapter}" for adapter in ADAPTERS]
     assert [name for name in names if name.startswith(tuple(adapters))] == []
+
+
+#: What the ASGI adapter must not import: it is pure ASGI 3, in front of any of these.
+ASGI_FRAMEWORKS = (
+    *FRAMEWORKS,
+    "starlette",
+    "fastapi",
+    "quart",
+    "litestar",
+    "anyio",
+    "httpx",
+    "uvicorn",
+    "hypercorn",
+    "asgiref",
+    "a2wsgi",
+)
+
+
+def test_the_asgi_adapter_imports_no_framework_and_only_the_core() -> None:
+    path = ROOT / PACKAGE / "asgi.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names = list(imported_names(tree, f"{PACKAGE}.asgi", is_package=False))
+    assert f"{PACKAGE}.handler.CallbackHandler" in names
+    assert [name for name in names if name.split(".")[0] in ASGI_FRAMEWORKS] == []
+    # Of the package, only the core and the signals: not the Flask adapters.
+    own = {name.split(".")[1] for name in names if name.startswith(f"{PACKAGE}.")}
+    assert own <= {*CORE, "signals", "openapi"}, own - {*CORE, "signals", "openapi"}

@@ -16,6 +16,31 @@ from flask_friendcb import FriendCallbackBlueprint, FriendCallbackMiddleware, si
 from flask_friendcb.testing import signed_client
 assert importlib.resources.files("flask_friendcb").joinpath("py.typed").is_file()
 assert sign("xxxxyyyy", 1669872112).startswith("17773bc3")
+
+# The ASGI receiver with nothing but the package's own requirements: no framework, no server.
+import asyncio
+from flask_friendcb.asgi import FriendCallbackASGI
+from flask_friendcb.testing import callback_query, friend_response_body
+
+async def inner(scope, receive, send):
+    raise AssertionError("not reached")
+
+async def answer():
+    sent = []
+    body = json.dumps(friend_response_body("bob", ["alice"])).encode()
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+    async def send(message):
+        sent.append(message)
+    app = FriendCallbackASGI(inner, path="/cb", sdkappid=1400000000, token="t")
+    query = callback_query(1400000000, token="t").encode()
+    scope = {"type": "http", "method": "POST", "path": "/cb", "query_string": query, "headers": []}
+    await app(scope, receive, send)
+    return sent[0]["status"], json.loads(sent[1]["body"])["ResultItem"][0]["ResultCode"]
+
+assert asyncio.run(answer()) == (200, 0)
+for framework in ("starlette", "fastapi", "quart", "litestar", "httpx", "anyio", "uvicorn"):
+    assert framework not in __import__("sys").modules, framework
 print(json.dumps({"version": flask_friendcb.__version__, "file": flask_friendcb.__file__}))
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from ..models import FriendAddEvent, FriendAddItem, FriendResponseEvent, FriendResponseItem, Reject
 from ..protocol import CODE_MAX, CODE_MIN, ResponseAction, is_code_in_range
@@ -65,6 +65,34 @@ class StoragePolicy(Policy):
     def unchecked(self) -> Reject | None:
         """The decision for an item the storage could not answer for."""
         return Reject(self.code, UNCHECKED_INFO) if self.on_error == "reject" else None
+
+    async def check_async(
+        self, item: FriendResponseItem, event: FriendResponseEvent
+    ) -> Reject | None:
+        """The policy's decision, awaited: on a storage with an asynchronous client (Redis,
+        through ``redis.asyncio``) the loop waits on the storage without a thread; on the
+        others the check runs in a worker thread. ``timeout`` and ``on_error`` hold alike."""
+        raise NotImplementedError
+
+    @property
+    def aio(self) -> AsyncPolicy:
+        """The policy as an ``async def`` hook, for an ASGI receiver:
+        ``receiver.on_friend_response(policy.aio)``. It watches the policy's ``actions``."""
+        return AsyncPolicy(self)
+
+
+class AsyncPolicy:
+    """A :class:`StoragePolicy` as an ``async def`` hook (:attr:`StoragePolicy.aio`)."""
+
+    def __init__(self, policy: StoragePolicy) -> None:
+        self.policy = policy
+        self.actions: Any = policy.actions
+
+    async def __call__(self, item: FriendResponseItem, event: FriendResponseEvent) -> Reject | None:
+        return await self.policy.check_async(item, event)
+
+    def __repr__(self) -> str:
+        return repr(self.policy)
 
 
 def redact(uri: str) -> str:

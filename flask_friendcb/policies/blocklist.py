@@ -3,6 +3,7 @@ request whose sender is."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -45,12 +46,23 @@ class BlocklistPolicy(StoragePolicy):
         self.storage = open_blocklist(storage_uri, timeout=self.timeout)
 
     def __call__(self, item: PolicyItem, event: PolicyEvent) -> Reject | None:
-        # The requester is To_Account of a response, From_Account of a request.
-        requester = event.from_account if type(event) is FriendAddEvent else item.to_account
-        accounts = (
-            (requester,) if requester == event.from_account else (requester, event.from_account)
+        accounts = _accounts(item, event)
+        return self._decision(
+            accounts, self.guard.call(lambda: self.storage.first_listed(accounts))
         )
-        listed = self.guard.call(lambda: self.storage.first_listed(accounts))
+
+    async def check_async(self, item: PolicyItem, event: PolicyEvent) -> Reject | None:
+        accounts = _accounts(item, event)
+        first_listed_async = getattr(self.storage, "first_listed_async", None)
+        if first_listed_async is not None:
+            listed = await self.guard.call_async(lambda: first_listed_async(accounts))
+        else:
+            listed = await asyncio.to_thread(
+                self.guard.call, lambda: self.storage.first_listed(accounts)
+            )
+        return self._decision(accounts, listed)
+
+    def _decision(self, accounts: tuple[str, ...], listed: object) -> Reject | None:
         if listed is FAILED:
             return self.unchecked()
         if listed is None:
@@ -83,6 +95,13 @@ class BlocklistPolicy(StoragePolicy):
         """Let go of the storage's connections."""
         self.storage.close()
 
+    async def aclose(self) -> None:
+        """Let go of the connections :meth:`check_async` opened on the running event loop (at
+        an ASGI app's shutdown, say)."""
+        aclose = getattr(self.storage, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     def __repr__(self) -> str:
         return "BlocklistPolicy"
 
@@ -99,3 +118,11 @@ def _operator(call: Callable[[], T]) -> T:
         raise
     except Exception as error:
         raise PolicyStorageError(f"{type(error).__name__}: {error}") from error
+
+
+def _accounts(item: PolicyItem, event: PolicyEvent) -> tuple[str, ...]:
+    """The accounts to look up, the requester first: To_Account of a response (with its
+    responder), From_Account of a request."""
+    if type(event) is FriendAddEvent:
+        return (event.from_account,)
+    return (item.to_account, event.from_account)

@@ -13,7 +13,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 T = TypeVar("T")
@@ -59,15 +59,8 @@ class StorageGuard:
 
     def call(self, func: Callable[[], T]) -> T | _Failed:
         """``func()``, or :data:`FAILED` when it raised or the storage is known to be down."""
-        now = self._clock()
-        with self._lock:
-            if self._down_since is not None and now < self._retry_at:
-                self._missed += 1
-                record_storage_fallback(self.policy, reason="error")
-                return FAILED
-            if self._down_since is not None:
-                # This thread probes; the others keep deciding at once until it is back.
-                self._retry_at = now + self.retry_after
+        if self._skip():
+            return FAILED
         try:
             result = func()
         except Exception as error:
@@ -76,6 +69,33 @@ class StorageGuard:
             return FAILED
         self._recovered()
         return result
+
+    async def call_async(self, func: Callable[[], Awaitable[T]]) -> T | _Failed:
+        """:meth:`call` for a storage call that is awaited (on an event loop)."""
+        if self._skip():
+            return FAILED
+        try:
+            result = await func()
+        except Exception as error:
+            self._failed(error)
+            record_storage_fallback(self.policy, reason=_reason(error))
+            return FAILED
+        self._recovered()
+        return result
+
+    def _skip(self) -> bool:
+        """Whether the storage is down and not due for another try: the item is decided at
+        once."""
+        now = self._clock()
+        with self._lock:
+            if self._down_since is not None and now < self._retry_at:
+                self._missed += 1
+                record_storage_fallback(self.policy, reason="error")
+                return True
+            if self._down_since is not None:
+                # This call probes; the others keep deciding at once until it is back.
+                self._retry_at = now + self.retry_after
+        return False
 
     def _failed(self, error: Exception) -> None:
         with self._lock:

@@ -3,6 +3,8 @@ counted by ``limits``."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
@@ -79,6 +81,8 @@ class RateLimitPolicy(StoragePolicy):
         self.storage_uri = storage_uri
         self.storage = open_limits_storage(storage_uri, timeout=self.timeout)
         self._limiter = MovingWindowRateLimiter(self.storage)
+        self._async_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
+        self._async_limiters = weakref.WeakKeyDictionary()
         self._info = f"more than {self.limit.amount} per {_window(self.limit)}"
 
     def __call__(self, item: PolicyItem, event: PolicyEvent) -> Reject | None:
@@ -94,6 +98,52 @@ class RateLimitPolicy(StoragePolicy):
         if passed is FAILED:
             return self.unchecked()
         return None if passed else Reject(self.code, self._info)
+
+    async def check_async(self, item: PolicyItem, event: PolicyEvent) -> Reject | None:
+        key = self._key(item, event)
+        if not isinstance(key, str):
+            raise TypeError(f"the rate-limit key must be a str, got {type(key).__name__}")
+        if not key:
+            return None
+        namespace = _NAMESPACES.get(event.callback_command, "friendcb")
+        if storages.scheme_of(self.storage_uri) in storages.REDIS_SCHEMES:
+            limiter = self._async_limiter()
+            passed = await self.guard.call_async(lambda: limiter.hit(self.limit, namespace, key))
+        else:
+            passed = await asyncio.to_thread(
+                self.guard.call, lambda: self._limiter.hit(self.limit, namespace, key)
+            )
+        if passed is FAILED:
+            return self.unchecked()
+        return None if passed else Reject(self.code, self._info)
+
+    def _async_limiter(self) -> Any:
+        # One limits storage on redis.asyncio per event loop: a connection belongs to its loop.
+        loop = asyncio.get_running_loop()
+        limiter = self._async_limiters.get(loop)
+        if limiter is None:
+            from limits.aio.strategies import MovingWindowRateLimiter as AsyncLimiter
+
+            from .storage.redis import async_client_options
+
+            storage = storage_from_string(
+                "async+" + storages.as_redis_url(self.storage_uri),
+                implementation="redispy",
+                **async_client_options(self.timeout),
+            )
+            limiter = AsyncLimiter(storage)
+            self._async_limiters[loop] = limiter
+        return limiter
+
+    async def aclose(self) -> None:
+        """Let go of the connections :meth:`check_async` opened on the running event loop (at
+        an ASGI app's shutdown, say)."""
+        limiter = self._async_limiters.pop(asyncio.get_running_loop(), None)
+        # limits keeps the redis.asyncio client as its storage's bridge's "storage".
+        bridge = getattr(getattr(limiter, "storage", None), "bridge", None)
+        client = getattr(bridge, "storage", None)
+        if client is not None:
+            await client.aclose()
 
     def remaining(self, key: str, *, command: str = FRIEND_RESPONSE_COMMAND) -> int:
         """How many more items of ``command`` (responses unless told) ``key`` may pass in the
