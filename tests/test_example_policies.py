@@ -4,6 +4,7 @@ own ResultCode, at exactly its edge, and declining is always allowed."""
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -265,13 +266,16 @@ def test_a_disguised_domain_is_still_a_link(host: str, data: st.DataObject) -> N
 
 
 _POLICIES: dict[str, ContentPolicy] = {}
+# The apps' files, removed when the interpreter exits.
+_FOLDER = tempfile.TemporaryDirectory(prefix="friendcb-content-")
 
 
 def _content(word: str = "") -> ContentPolicy:
     """The service's content policy with ``word`` banned (one per word, kept: building an
     app per example would be slow)."""
     if word not in _POLICIES:
-        app = create_app(example_config(":memory:", EXAMPLE_BANNED_WORDS=word))
+        database = os.path.join(_FOLDER.name, f"content{len(_POLICIES)}.sqlite3")
+        app = create_app(example_config(database, EXAMPLE_BANNED_WORDS=word))
         _POLICIES[word] = get_policies(app).content
     return _POLICIES[word]
 
