@@ -274,14 +274,15 @@ def _announce(app: Flask) -> None:
     settings = get_state(app).settings
     if settings.tokens[:1] == (DEV_CONFIG["FRIENDCB_TOKEN"],):
         logger.warning(
-            "the development token is in use (FRIENDCB_TOKEN is not set): anyone can sign "
-            "callbacks. Set FRIENDCB_SDKAPPID and FRIENDCB_TOKEN to your app's, then %s",
+            "the development token is in use (FRIENDCB_TOKEN is unset or the default): anyone "
+            "can sign callbacks. Set FRIENDCB_SDKAPPID and FRIENDCB_TOKEN to your app's, then %s",
             console,
         )
     elif settings.sdkappid == str(DEV_CONFIG["FRIENDCB_SDKAPPID"]):
         logger.warning(
-            "the development SdkAppid is in use (FRIENDCB_SDKAPPID is not set): Tencent's "
+            "the development SdkAppid is in use (FRIENDCB_SDKAPPID is %s): Tencent's "
             "callbacks for your app will be refused. Set FRIENDCB_SDKAPPID to your app's, then %s",
+            settings.sdkappid,
             console,
         )
     else:

@@ -85,7 +85,7 @@ def test_unset_development_defaults_are_announced_with_the_console_url(
     # One line, not one per key: every `flask --app example_app ...` command prints it.
     assert len(messages) == 1, messages
     warning = messages[0]
-    assert warning.startswith("the development token is in use (FRIENDCB_TOKEN is not set)")
+    assert warning.startswith("the development token is in use (FRIENDCB_TOKEN is unset")
     assert "https://<this host>/im/callback" in warning
     assert "Before a Friend Request Is Responded" in warning
 

@@ -399,7 +399,8 @@ def test_the_blocklist_command(example: BuildExample) -> None:
     assert runner.invoke(args=["blocklist", "add", "mallory\tx\x1b[31m"]).exit_code == 0
     listed = runner.invoke(args=["blocklist", "list"])
     assert listed.exit_code == 0
-    lines = listed.output.splitlines()
+    header, *lines = listed.output.splitlines()
+    assert header == "account\tadded (UTC)\treason"
     assert len(lines) == 2
     account, added_at, reason = lines[0].split("\t")
     assert (account, reason) == ("eve", "bot farm")
@@ -412,7 +413,10 @@ def test_the_blocklist_command(example: BuildExample) -> None:
     assert again.exit_code == 1
     assert "eve is not on the blocklist" in again.output
     assert service.codes("eve", "bob") == [0]
-    assert runner.invoke(args=["blocklist", "add", " "]).exit_code == 2
+    assert runner.invoke(args=["blocklist", "add", ""]).exit_code == 2
+    # Any account that can arrive on the wire can be blocked, a blank one too, as on the page.
+    assert runner.invoke(args=["blocklist", "add", " "]).output == "blocked \\x20\n"
+    assert service.codes(" ", "bob") == [PolicyCode.BLOCKLISTED]
 
 
 def test_the_blocklist_command_reports_a_dead_storage(
