@@ -598,6 +598,13 @@ blockForm.addEventListener("submit", async (event) => {
 });
 blockAccount.addEventListener("input", showBytes);
 
+// The header's jump (narrow screens): to the blocklist form, ready to type.
+$("jump-blocklist").addEventListener("click", (event) => {
+  event.preventDefault();
+  $("blocklist-panel").scrollIntoView({ block: "start" });
+  blockAccount.focus({ preventScroll: true });
+});
+
 undoButton.addEventListener("click", async () => {
   if (!undoEntry) return;
   try {
