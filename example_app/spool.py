@@ -90,7 +90,12 @@ def waiting(path: str) -> int:
     changing either (for a look from outside, such as a test's)."""
     with contextlib.closing(sqlite3.connect(path)) as db:
         (count,) = db.execute("SELECT count(*) FROM spool").fetchone()
-    return int(count) + _journal_lines(journal_folder(path))
+    return int(count) + journal_lines(path)
+
+
+def journal_lines(path: str) -> int:
+    """How many records wait in the journal of the spool file at ``path``."""
+    return _journal_lines(journal_folder(path))
 
 
 def _journal_lines(folder: Path) -> int:
