@@ -105,6 +105,8 @@ class Drainer:
         self._next_prune = 0.0
         #: Seconds between two looks for journal segments of processes that died.
         self.adopt_every = 1.0
+        #: Seconds between two moves of the journal into the spool while a batch gathers.
+        self.absorb_every = 0.002
         self._next_adopt = 0.0
         # The newest record this process appended, and the newest below which every record
         # is known to be shipped: what a read of this process's own decisions waits for.
@@ -205,9 +207,22 @@ class Drainer:
                 self._gather()
 
     def _gather(self) -> None:
-        """Wait ``linger`` seconds for more records, unless a reader is waiting for them."""
+        """Wait ``linger`` seconds for more records, unless a reader is waiting for them.
+        Meanwhile the journal is moved into the spool every ``absorb_every`` seconds (when it
+        holds anything): the spool's order, which the shippers follow and the audit log's ids
+        keep, is then the order the callbacks arrived in on every worker of the machine, to
+        within that."""
         if self.linger > 0 and not self._stopping.is_set():
-            self._hurry.wait(self.linger)
+            deadline = time.monotonic() + self.linger
+            while not self._stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or self._hurry.wait(min(left, self.absorb_every)):
+                    break
+                try:
+                    with _WORKING:
+                        self._absorbed(self.spool.absorb())
+                except sqlite3.Error:
+                    break  # ship_once says so
         self._hurry.clear()
 
     def ship_once(self) -> str:
