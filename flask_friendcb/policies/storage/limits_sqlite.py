@@ -7,6 +7,7 @@ registers it: ``limits.storage.storage_from_string("sqlite:///path")`` then retu
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS friendcb_counter (
 """
 
 
-#: One new entry in this many also prunes its key's expired entries.
+#: One check in this many (per process) also prunes its key's expired entries.
 PRUNE_EVERY = 16
 
 
@@ -39,7 +40,8 @@ class SQLiteStorage(Storage, MovingWindowSupport):
     Every check that may take an entry counts the key's live entries and adds the new one
     under the file's write lock (one ``INSERT ... SELECT`` statement for one entry, a
     ``BEGIN IMMEDIATE`` transaction for more), so exactly ``limit`` entries are taken per
-    window however many processes ask. Expired entries are pruned per key, now and then.
+    window however many processes ask. Expired entries are pruned per key, one check in
+    ``PRUNE_EVERY``, in a statement of their own whose failure changes no decision.
     """
 
     STORAGE_SCHEME = ["sqlite"]  # noqa: RUF012  (limits declares it a list)
@@ -50,6 +52,7 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         timeout = float(options.get("timeout", 5.0))
         self._file = SQLiteFile(sqlite_path(uri), timeout=timeout, schema=SCHEMA)
+        self._checks = 0
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -71,15 +74,10 @@ class SQLiteStorage(Storage, MovingWindowSupport):
                     " WHERE (SELECT COUNT(*) FROM friendcb_window WHERE key = ? AND at > ?) < ?",
                     (key, now, key, now - expiry, limit),
                 )
-                taken = cursor.rowcount == 1
-                # The key's expired entries go now and then (one entry in PRUNE_EVERY), and
-                # whenever it is refused: the count above never reads them.
-                if not taken or (cursor.lastrowid or 0) % PRUNE_EVERY == 0:
-                    db.execute(
-                        "DELETE FROM friendcb_window WHERE key = ? AND at <= ?",
-                        (key, now - expiry),
-                    )
-            return taken
+            self._checks += 1
+            if self._checks % PRUNE_EVERY == 0:
+                self._prune(key, now - expiry)
+            return cursor.rowcount == 1
         with self._file.immediate() as db:
             db.execute("DELETE FROM friendcb_window WHERE key = ? AND at <= ?", (key, now - expiry))
             (count,) = db.execute(
@@ -92,6 +90,12 @@ class SQLiteStorage(Storage, MovingWindowSupport):
                 "INSERT INTO friendcb_window (key, at) VALUES (?, ?)", [(key, now)] * amount
             )
         return True
+
+    def _prune(self, key: str, before: float) -> None:
+        # The key's expired entries, which the count never reads. Housekeeping only: a prune
+        # that fails (a busy file) leaves them for the next one, and never changes a decision.
+        with contextlib.suppress(sqlite3.Error), self._file.connection() as db:
+            db.execute("DELETE FROM friendcb_window WHERE key = ? AND at <= ?", (key, before))
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
