@@ -46,13 +46,15 @@ services:
 	@test -x /usr/lib/postgresql/15/bin/initdb || (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15)
 
-## Debian's Chromium for the browser test and the screenshot, and a CJK font so that the
-## screenshot draws Chinese remarks, when missing.
+## Debian's Chromium for the browser test and the screenshot, a CJK font and an emoji font so
+## that the screenshot draws Chinese remarks and emoji (not boxes), when missing.
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	@fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei)
+	@fc-list 2>/dev/null | grep -qi "noto color emoji" || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji)
 
 ## Serve example_app on 127.0.0.1 (EXAMPLE_PORT, default 5000).
 run: $(STAMP)

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: In-process bars and aims for (c)/(b), by item count; end to end, (c) keeps this share of
 #: (b)'s throughput.
 BARS = {1: (1.5, 1.25), 10: (2.5, 1.8), 100: (6.0, 4.0)}
+#: (e)/(c) at 1 item: example_app against the bare blueprint (bar, aim).
+EXAMPLE_BAR = (2.0, 1.5)
 E2E_BAR = 0.85
 MEMORY_BAR_KIB = 5 * 1024
 
@@ -52,6 +54,15 @@ def print_inprocess(result: inprocess.InProcessResult) -> list[str]:
                 print(f"  {LABELS[kind]} at {n}: x{ratio:.2f} (bar {bar}, aim {aim}): {verdict}")
                 if ratio > bar and kind == "c":
                     missed.append(f"(c)/(b) at {n} items is {ratio:.2f} > {bar}")
+    if "c" in kinds and "e" in kinds:
+        bar, aim = EXAMPLE_BAR
+        for n in counts:
+            ratio = result.ratio(n, "e", base="c")
+            verdict = "aim met" if ratio <= aim else "bar met" if ratio <= bar else "BAR MISSED"
+            limits = f" (bar {bar}, aim {aim}): {verdict}" if n == 1 else ""
+            print(f"  {LABELS['e']} against {LABELS['c']} at {n}: x{ratio:.2f}{limits}")
+            if n == 1 and ratio > bar:
+                missed.append(f"(e)/(c) at 1 item is {ratio:.2f} > {bar}")
     return missed
 
 

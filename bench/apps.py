@@ -22,14 +22,18 @@ PATH = "/im/callback"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-#: The four receivers, in the order the tables list them.
-KINDS = ("a", "b", "c", "d")
+#: The receivers, in the order the tables list them.
+KINDS = ("a", "b", "c", "d", "e")
 LABELS = {
     "a": "(a) raw WSGI",
     "b": "(b) bare Flask",
     "c": "(c) blueprint",
     "d": "(d) middleware",
+    "e": "(e) example_app",
 }
+#: Receivers whose requests each come from a responder of their own (``body_bytes``'s salt):
+#: example_app counts acceptances per responder and keeps every callback, as in service.
+DISTINCT_BODIES = ("e",)
 
 
 def _answer(body: dict[str, Any]) -> dict[str, Any]:
@@ -96,13 +100,33 @@ def middleware_app(token: str = TOKEN) -> FriendCallbackMiddleware:
     return wrapped
 
 
+def example_app(token: str = TOKEN) -> Flask:
+    """(e): example_app as ``make run`` makes it (its four policies, the audit spool, the
+    metrics), on a database of its own in a temporary folder; the velocity limit out of the
+    way, so that every item is allowed as the other receivers allow it."""
+    import tempfile
+
+    from example_app import create_app
+
+    folder = tempfile.mkdtemp(prefix="friendcb-bench-")
+    return create_app(
+        {
+            "FRIENDCB_SDKAPPID": SDKAPPID,
+            "FRIENDCB_TOKEN": token,
+            "EXAMPLE_DATABASE": f"{folder}/bench.sqlite3",
+            "EXAMPLE_VELOCITY_LIMIT": 1_000_000,
+        }
+    )
+
+
 def build(kind: str) -> WSGIApp:
-    """The WSGI callable of receiver ``kind`` ("a" to "d")."""
+    """The WSGI callable of receiver ``kind`` ("a" to "e")."""
     builders: dict[str, Callable[[], Any]] = {
         "a": raw_wsgi_app,
         "b": bare_flask_app,
         "c": blueprint_app,
         "d": middleware_app,
+        "e": example_app,
     }
     app: WSGIApp = builders[kind]()
     return app

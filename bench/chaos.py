@@ -44,6 +44,7 @@ from devtools.servers import ROOT, free_port, wait_for_port
 from devtools.services import PostgresServer, RedisServer
 from devtools.signing import SDKAPPID, TOKEN
 from example_app.feed import postgres_conninfo
+from example_app.spool import journal_lines
 from flask_friendcb.testing import callback_query, friend_response_body, response_item
 
 #: Tencent's timeout.
@@ -132,19 +133,20 @@ class Instance:
         os.kill(workers[0].pid, signal.SIGKILL)
 
     def spooled(self) -> int:
-        """Records ever appended to this instance's spool."""
+        """Records ever appended to this instance's spool: those moved into its table, and
+        those still in its journal."""
         if not self.spool.exists():
             return 0
         with contextlib.closing(sqlite3.connect(self.spool, timeout=10)) as db:
             row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'spool'").fetchone()
-        return int(row[0]) if row else 0
+        return (int(row[0]) if row else 0) + journal_lines(str(self.spool))
 
     def pending(self) -> int:
         if not self.spool.exists():
             return 0
         with contextlib.closing(sqlite3.connect(self.spool, timeout=10)) as db:
             (count,) = db.execute("SELECT count(*) FROM spool").fetchone()
-        return int(count)
+        return int(count) + journal_lines(str(self.spool))
 
 
 def _get(address: str, path: str) -> int:

@@ -3,7 +3,7 @@
 ``make bench-example``. Two measurements, each against a baseline from the same run:
 
 1. In process, per callback of one accepted item: the library with no hooks (baseline) versus
-   example_app (four policies, SQLite reads and a velocity write, the audit transaction).
+   example_app (four policies, a SQLite read and a velocity write, the audit journal's write).
 2. Under gunicorn as documented: from the callback's answer to its event on an open live
    stream, which polls the database every ``POLL_SECONDS``.
 
@@ -26,7 +26,7 @@ from flask import Flask
 from devtools.apps import example_config
 from devtools.example_service import send, serve_example
 from devtools.signing import SDKAPPID, TOKEN
-from example_app import create_app
+from example_app import create_app, get_service
 from example_app.operator import POLL_SECONDS
 from flask_friendcb import FriendCallbackBlueprint
 from flask_friendcb.testing import friend_response_body, signed_client
@@ -64,6 +64,8 @@ def in_process() -> None:
         for round_ in range(ROUNDS):  # interleaved, so that drift hits both alike
             for name, app in apps.items():
                 timings[name] += per_callback_ms(app, round_ * PER_ROUND)
+        # Its drainer ships what is left and stops before the folder goes.
+        get_service(apps["example_app"]).drainer.stop()
     base = statistics.median(timings["library, no hooks"])
     print(f"per callback, in process ({ROUNDS} x {PER_ROUND} each):")
     for name, values in timings.items():

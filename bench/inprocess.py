@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .apps import KINDS, build
+from .apps import DISTINCT_BODIES, KINDS, build
 from .workload import Captured, body_bytes, call, environ_factory, signed_query
 
 #: Item counts of the table.
@@ -118,6 +118,12 @@ class InProcessResult:
                 items: {kind: self.ratio(items, kind) for kind in per}
                 for items, per in self.samples.items()
             },
+            # example_app against the bare blueprint, in the same rounds.
+            "ratio_e_to_c": {
+                items: self.ratio(items, "e", base="c")
+                for items, per in self.samples.items()
+                if "e" in per and "c" in per
+            },
             "wall_median_us": {
                 items: {kind: statistics.median(values) * 1e6 for kind, values in per.items()}
                 for items, per in self.wall.items()
@@ -160,7 +166,13 @@ def run(
         for items in item_counts:
             make = environ_factory(bodies[items], query)
             for kind in order:
-                environs = [make() for _ in range(batch[items])]
+                if kind in DISTINCT_BODIES:
+                    environs = [
+                        environ_factory(body_bytes(items, f"{number}_{n}"), query)()
+                        for n in range(batch[items])
+                    ]
+                else:
+                    environs = [make() for _ in range(batch[items])]
                 gc.collect()
                 cpu, wall = time_batch(apps[kind], environs)
                 if number >= warmup:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+import click
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -36,6 +38,7 @@ from flask_friendcb.policies.storage import as_redis_url
 from .audit import connect_audit
 from .audit_log import MIGRATIONS
 from .blocklist import blocklist_cli
+from .callback_path import serve_callbacks_first
 from .cli import audit_cli
 from .drainer import Drainer
 from .operator import login_limit_exempt, operator, wrong_password
@@ -69,7 +72,18 @@ __all__ = [
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the service from ``config``, else from the environment, else development
-    defaults."""
+    defaults. A bad setting raises :class:`~flask_friendcb.ConfigError` naming it; under the
+    ``flask`` command it is one line (``Error: EXAMPLE_PASSWORD: ...``) and exit status 1."""
+    try:
+        return _create_app(config)
+    except ConfigError as error:
+        if click.get_current_context(silent=True) is None:
+            raise
+        # `flask --app example_app ...`: one line, as `make run` gives, not a traceback.
+        raise click.ClickException(str(error)) from None
+
+
+def _create_app(config: Mapping[str, Any] | None) -> Flask:
     app = Flask(__name__)
     app.config.update(config if config is not None else config_from_env(os.environ))
     # The page stays open for hours: its CSRF token must not expire after Flask-WTF's hour.
@@ -82,8 +96,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(friendcb, url_prefix="/im")  # POST /im/callback
 
     database = settings.database or os.path.join(app.instance_path, DATABASE_NAME)
+    spool_path = settings.audit_spool or f"{os.path.splitext(database)[0]}.audit-spool.sqlite3"
+    # The instance folder is made when missing (zero-config); a folder the operator named must
+    # exist: a typo is an error, not a new, empty database somewhere else.
+    if settings.database is None:
+        os.makedirs(app.instance_path, exist_ok=True)
+    check_sqlite_file(database, "EXAMPLE_DATABASE")
+    check_sqlite_file(
+        spool_path, "EXAMPLE_AUDIT_SPOOL" if settings.audit_spool else "EXAMPLE_DATABASE"
+    )
     store = Store(database, settings.database_url)
-    spool = Spool(settings.audit_spool or f"{os.path.splitext(database)[0]}.audit-spool.sqlite3")
+    spool = Spool(spool_path)
     if settings.database_url is None:
         # The embedded default is zero-config: it migrates itself (workers take turns).
         store.audit.upgrade()
@@ -114,6 +137,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     CSRFProtect(app)
     _harden(app, settings)
     app.register_blueprint(operator)
+    # The callback skips the operator pipeline (Talisman, Flask-Limiter, the session, CSRF).
+    serve_callbacks_first(app)
     _announce(app)
     return app
 
@@ -170,7 +195,8 @@ def _harden(app: Flask, settings: ExampleSettings) -> None:
         storage_options={"socket_connect_timeout": 1, "socket_timeout": 1} if on_our_redis else {},
         key_prefix="example_app",
         in_memory_fallback_enabled=on_our_redis,
-        headers_enabled=True,
+        # No X-RateLimit-* on every answer: the 429 says when to retry (operator.api_error).
+        headers_enabled=False,
     )
     # One count for the whole page and API, per client: a guesser gains nothing by switching
     # between the page's routes.
@@ -198,6 +224,26 @@ def _check_audit_database(store: Store, spool: Spool) -> None:
         spool.flip(reached, 1)
 
 
+def check_sqlite_file(path: str, key: str) -> None:
+    """Refuse, naming ``key``, a SQLite file that cannot be opened: in a folder that does not
+    exist, a folder itself, or one this process may not read and write."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigError(key, f"the folder {folder!r} does not exist; create it or fix the path")
+    if os.path.isdir(path):
+        raise ConfigError(key, f"{path!r} is a folder; name a file in it")
+    try:
+        db = sqlite3.connect(path, timeout=30.0)
+        try:
+            db.execute("PRAGMA user_version").fetchone()
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        finally:
+            db.close()
+    except sqlite3.Error as error:
+        raise ConfigError(key, f"cannot open {path!r} as a SQLite database: {error}") from None
+
+
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """``FRIENDCB_*`` variables, JSON-decoded when they are JSON (as ``flask`` does), with
     development defaults for the unset required ones; ``EXAMPLE_*`` variables as they are."""
@@ -213,10 +259,9 @@ def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             # A token of digits is still a token (a list is a rotation).
             token = key == "FRIENDCB_TOKEN" and not isinstance(decoded, list)
             config[key] = value if token else decoded
+    # Announced once, when the app is made (_announce), rather than once per key here.
     for key, value in DEV_CONFIG.items():
-        if key not in config:
-            logger.warning("%s is not set; using the development default", key)
-            config[key] = value
+        config.setdefault(key, value)
     return config
 
 
@@ -229,14 +274,15 @@ def _announce(app: Flask) -> None:
     settings = get_state(app).settings
     if settings.tokens[:1] == (DEV_CONFIG["FRIENDCB_TOKEN"],):
         logger.warning(
-            "the development token is in use: anyone can sign callbacks. Set FRIENDCB_SDKAPPID "
-            "and FRIENDCB_TOKEN to your app's, then %s",
+            "the development token is in use (FRIENDCB_TOKEN is unset or the default): anyone "
+            "can sign callbacks. Set FRIENDCB_SDKAPPID and FRIENDCB_TOKEN to your app's, then %s",
             console,
         )
     elif settings.sdkappid == str(DEV_CONFIG["FRIENDCB_SDKAPPID"]):
         logger.warning(
-            "the development SdkAppid is in use: Tencent's callbacks for your app will be "
-            "refused. Set FRIENDCB_SDKAPPID to your app's, then %s",
+            "the development SdkAppid is in use (FRIENDCB_SDKAPPID is %s): Tencent's "
+            "callbacks for your app will be refused. Set FRIENDCB_SDKAPPID to your app's, then %s",
+            settings.sdkappid,
             console,
         )
     else:

@@ -1,8 +1,9 @@
 """The audit log: every friend-response callback and the decision on each item, via the
 library's signals, so that it records what was answered whichever hook decided.
 
-The answer never waits on the audit database: the record goes to the local spool (durable in
-microseconds) before the answer leaves, and the drainer ships it later (``drainer.py``).
+The answer never waits on the audit database: the record goes to the local spool's journal
+(one write, durable in microseconds) before the answer leaves, and the drainer ships it later
+(``drainer.py``).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def record_answer(
     Tencent all the same: an audit problem never blocks a friend request."""
     service = get_service(sender)
     received_at_ms = g.get("friendcb_received_at_ms") or service.now_ms()
-    seq = service.spool.append(audit_record(event, answer, received_at_ms))
-    service.drainer.appended(seq)
+    # One write to this process's journal; the drainer commits many at once to the spool.
+    service.spool.record(audit_record(event, answer, received_at_ms))
+    service.drainer.recorded()
 
 
 def audit_record(

@@ -14,33 +14,60 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from flask_friendcb.policies import PolicyStorageError
+from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 
+from .accounts import account_problem
 from .policies import get_policies
 
 blocklist_cli = AppGroup("blocklist", help="List, add and remove blocked accounts.")
 
 
 def _printable(text: str) -> str:
-    """``text`` safe for a terminal: control and format characters shown escaped."""
-    return "".join(
-        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
-        for char in text
-    )
+    """``text`` safe and unambiguous on a terminal: control and format characters, a
+    backslash, and a space at either end shown escaped (``\\u200b``, ``\\\\``, ``\\x20``)."""
+    shown = [char if char.isprintable() and char != "\\" else _escaped(char) for char in text]
+    for index in (0, len(shown) - 1) if shown else ():
+        if text[index] == " ":
+            shown[index] = "\\x20"
+    return "".join(shown)
+
+
+def _escaped(char: str) -> str:
+    return "\\\\" if char == "\\" else char.encode("unicode_escape").decode("ascii")
+
+
+def _when(entry: BlocklistEntry) -> str:
+    return entry.added_at.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @blocklist_cli.command("add")
 @click.argument("account")
 @click.option("--reason", default="", help="Why it is blocked (shown on the operator page).")
-def add(account: str, reason: str) -> None:
-    """Block ACCOUNT: it can neither be accepted nor accept anyone."""
-    if not account.strip():
-        raise click.BadParameter("must not be empty", param_hint="ACCOUNT")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="If ACCOUNT is already blocked, give it this reason (and the time of now).",
+)
+def add(account: str, reason: str, replace: bool) -> None:
+    """Block ACCOUNT: it can neither be accepted nor accept anyone. ACCOUNT is taken as given,
+    spaces included, and is at most 32 bytes of UTF-8 (Tencent's UserID)."""
+    problem = account_problem(account)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="ACCOUNT")
+    blocklist = get_policies(current_app).blocklist
     try:
-        entry = get_policies(current_app).blocklist.add(account, reason=reason)
+        listed = next((entry for entry in blocklist.entries() if entry.account == account), None)
+        if listed is not None and not replace:
+            why = f"reason: {_printable(listed.reason)}" if listed.reason else "no reason given"
+            click.echo(
+                f"{_printable(account)} is already blocked (since {_when(listed)}, {why}); "
+                "unchanged (--replace gives it this reason)"
+            )
+            return
+        entry = blocklist.add(account, reason=reason)
     except PolicyStorageError as error:
         raise click.ClickException(f"the blocklist could not be changed: {error}") from None
-    click.echo(f"blocked {_printable(entry.account)}")
+    click.echo(f"{'reason replaced for' if listed else 'blocked'} {_printable(entry.account)}")
 
 
 @blocklist_cli.command("remove")
@@ -48,7 +75,9 @@ def add(account: str, reason: str) -> None:
 def remove(account: str) -> None:
     """Unblock ACCOUNT."""
     try:
-        removed = bool(account) and get_policies(current_app).blocklist.remove(account)
+        removed = account_problem(account) is None and get_policies(current_app).blocklist.remove(
+            account
+        )
     except PolicyStorageError as error:
         raise click.ClickException(f"the blocklist could not be changed: {error}") from None
     if not removed:
@@ -56,13 +85,19 @@ def remove(account: str) -> None:
     click.echo(f"unblocked {_printable(account)}")
 
 
+#: The first line of ``blocklist list``.
+LIST_HEADER = "account\tadded (UTC)\treason"
+
+
 @blocklist_cli.command("list")
 def list_() -> None:
-    """Every blocked account, oldest first: account, when (UTC), reason; tab-separated."""
+    """Every blocked account, oldest first: a header line, then account, when (UTC), reason;
+    tab-separated. Invisible characters, backslashes and a space at either end are shown
+    escaped."""
     try:
         entries = get_policies(current_app).blocklist.entries()
     except PolicyStorageError as error:
         raise click.ClickException(f"the blocklist could not be read: {error}") from None
+    click.echo(LIST_HEADER)
     for entry in entries:
-        added = entry.added_at.isoformat(timespec="seconds").replace("+00:00", "Z")
-        click.echo(f"{_printable(entry.account)}\t{added}\t{_printable(entry.reason)}")
+        click.echo(f"{_printable(entry.account)}\t{_when(entry)}\t{_printable(entry.reason)}")

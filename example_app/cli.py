@@ -6,7 +6,7 @@ import csv
 import datetime
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
@@ -76,15 +76,37 @@ def export(format_: str, since: int | None) -> None:
     out.flush()
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP's list for CSV injection), and
+#: the guard's own quote, so that a guarded cell and a value that began with a quote differ.
+_GUARDED = ("=", "+", "-", "@", "\t", "\r", "'")
+#: The export's integer fields (CSV carries them as text).
+_INTEGERS = ("result_code", "event_time_ms", "received_at_ms")
+
+
+def guard_cell(value: Any) -> Any:
+    """A CSV cell for ``value``: a text that a spreadsheet would run as a formula gets a
+    leading quote; any other value (an empty text included) is written as it is."""
+    if isinstance(value, str) and value[:1] and value[0] in _GUARDED:
+        return "'" + value
+    return value
+
+
+def read_csv_export(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The rows of ``audit export --format csv`` as ``--format jsonl`` gives them: the guard's
+    quote taken off, the integer fields as integers."""
+    for row in csv.DictReader(lines):
+        yield {
+            key: int(value)
+            if key in _INTEGERS
+            else value[1:]
+            if value[:1] == "'" and value[1:2] in _GUARDED
+            else value
+            for key, value in row.items()
+        }
+
+
 def _write_csv(rows: Iterable[dict[str, Any]], out: Any) -> None:
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        # A spreadsheet runs a cell that starts with = + - @ as a formula: such a value
-        # from the network gets a leading quote (OWASP's advice for CSV injection).
-        writer.writerow(
-            {
-                key: "'" + value if isinstance(value, str) and value[:1] in "=+-@\t\r" else value
-                for key, value in row.items()
-            }
-        )
+        writer.writerow({key: guard_cell(value) for key, value in row.items()})

@@ -103,6 +103,11 @@ class Drainer:
         self._known_up = False
         self._delay = backoff[0]
         self._next_prune = 0.0
+        #: Seconds between two looks for journal segments of processes that died.
+        self.adopt_every = 1.0
+        #: Seconds between two moves of the journal into the spool while a batch gathers.
+        self.absorb_every = 0.002
+        self._next_adopt = 0.0
         # The newest record this process appended, and the newest below which every record
         # is known to be shipped: what a read of this process's own decisions waits for.
         self._appended = 0
@@ -114,6 +119,12 @@ class Drainer:
         """A record was spooled by this process: wake the drainer (started if this process
         has none yet: a worker forked after the app was made)."""
         self._appended = max(self._appended, seq)
+        self.start()
+        self._wake.set()
+
+    def recorded(self) -> None:
+        """A record was written to this process's journal (:meth:`Spool.record`): wake the
+        drainer, which moves it to the spool's table with the others of its batch."""
         self.start()
         self._wake.set()
 
@@ -150,6 +161,12 @@ class Drainer:
         """Wait (at most ``timeout``) until what this process spooled is in the audit
         database: a read of the log then sees this process's own decisions. Returns at once
         while the database fails."""
+        try:
+            with _WORKING:
+                self._absorbed(self.spool.absorb())
+        except sqlite3.Error:
+            logger.exception("the audit spool %s cannot be written", self.spool.path)
+            return
         target = self._appended
         if target <= self._confirmed or self._failing:
             return
@@ -190,14 +207,33 @@ class Drainer:
                 self._gather()
 
     def _gather(self) -> None:
-        """Wait ``linger`` seconds for more records, unless a reader is waiting for them."""
+        """Wait ``linger`` seconds for more records, unless a reader is waiting for them.
+        Meanwhile the journal is moved into the spool every ``absorb_every`` seconds (when it
+        holds anything): the spool's order, which the shippers follow and the audit log's ids
+        keep, is then the order the callbacks arrived in on every worker of the machine, to
+        within that."""
         if self.linger > 0 and not self._stopping.is_set():
-            self._hurry.wait(self.linger)
+            deadline = time.monotonic() + self.linger
+            while not self._stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or self._hurry.wait(min(left, self.absorb_every)):
+                    break
+                try:
+                    with _WORKING:
+                        self._absorbed(self.spool.absorb())
+                except sqlite3.Error:
+                    break  # ship_once says so
         self._hurry.clear()
 
     def ship_once(self) -> str:
         """Ship one batch: ``"shipped"``, ``"idle"`` (nothing to ship) or ``"failed"``."""
         try:
+            # The journal first: every record written since the last batch, in one commit;
+            # now and then the segments of processes that died too.
+            adopt = time.monotonic() >= self._next_adopt
+            if adopt:
+                self._next_adopt = time.monotonic() + self.adopt_every
+            self._absorbed(self.spool.absorb(adopt=adopt))
             claimed = self.spool.claim(self.batch, self.lease)
         except sqlite3.Error:
             logger.exception("the audit spool %s cannot be read", self.spool.path)
@@ -288,6 +324,9 @@ class Drainer:
                 waiting,
                 self.spool_limit,
             )
+
+    def _absorbed(self, newest: int) -> None:
+        self._appended = max(self._appended, newest)
 
     def _confirm(self) -> None:
         oldest = self.spool.oldest()

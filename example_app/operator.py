@@ -14,6 +14,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import re
 import socket
 import threading
@@ -40,6 +41,7 @@ from werkzeug.wrappers import Response as ResponseBase
 from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 from flask_friendcb.state import get_state
 
+from .accounts import ACCOUNT_MAX_BYTES, account_problem
 from .audit_log import MinuteCount
 from .feed import POLL_SECONDS, Cursor, Feed, feed_of
 from .policies import current_policies
@@ -66,8 +68,6 @@ STATS_WINDOW_MS = 3600 * 1000
 MAX_ROWS = 200
 #: Minutes the chart shows, the current one included.
 CHART_MINUTES = 60
-#: Longest account Tencent allows (UserID), in bytes of UTF-8.
-ACCOUNT_MAX_BYTES = 32
 #: Longest blocklist reason, in characters.
 REASON_MAX_CHARS = 200
 #: Longest search text, in characters (an account is at most 32 bytes).
@@ -88,17 +88,9 @@ operator = Blueprint(
 
 
 def _valid_account(account: str) -> None:
-    # Any characters at all: the page must be able to block whatever arrived on the wire. But
-    # Tencent's UserIDs are at most 32 bytes, and a longer one is refused, never cut to fit.
-    if not account:
-        raise ValidationError("an account cannot be empty")
-    if not _encodable(account):
-        raise ValidationError("an account cannot hold unpaired surrogates")
-    length = len(account.encode("utf-8"))
-    if length > ACCOUNT_MAX_BYTES:
-        raise ValidationError(
-            f"an account is at most {ACCOUNT_MAX_BYTES} bytes of UTF-8; this one is {length}"
-        )
+    problem = account_problem(account)
+    if problem is not None:
+        raise ValidationError(problem)
 
 
 def _valid_reason(reason: str) -> None:
@@ -352,8 +344,11 @@ def blocklist() -> tuple[Response, int]:
 @operator.post("/api/blocklist")
 def block() -> tuple[Response, int]:
     """Block an account, with a reason; it applies from the very next callback."""
+    body = _json_object()
+    if body is None:
+        return _not_an_object('{"account": "...", "reason": "..."}')
     try:
-        data = BlockSchema().load(request.get_json(silent=True) or {})
+        data = BlockSchema().load(body)
     except ValidationError as error:
         return jsonify(error="invalid request", fields=error.messages), 400
     try:
@@ -366,8 +361,11 @@ def block() -> tuple[Response, int]:
 @operator.delete("/api/blocklist")
 def unblock() -> tuple[Response, int]:
     """Unblock the account named in the JSON body: ``{"account": ...}``."""
+    body = _json_object()
+    if body is None:
+        return _not_an_object('{"account": "..."}')
     try:
-        data = UnblockSchema().load(request.get_json(silent=True) or {})
+        data = UnblockSchema().load(body)
     except ValidationError as error:
         return jsonify(error="invalid request", fields=error.messages), 400
     account = data["account"]
@@ -380,6 +378,17 @@ def unblock() -> tuple[Response, int]:
     if not removed:
         return jsonify(error="not on the blocklist"), 404
     return jsonify(account=account), 200
+
+
+def _json_object() -> dict[str, Any] | None:
+    """The request's body as a JSON object, or ``None`` when it is not one (not JSON, not
+    sent as ``application/json``, or JSON of another type)."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _not_an_object(shape: str) -> tuple[Response, int]:
+    return jsonify(error=f"the body must be a JSON object sent as application/json: {shape}"), 400
 
 
 def _entry(entry: BlocklistEntry) -> dict[str, Any]:
@@ -516,9 +525,12 @@ def csrf_refused(error: CSRFError) -> tuple[Response, int]:
 def api_error(error: HTTPException) -> ResponseBase:
     """Errors under ``/api/`` (an unknown path, a wrong method, a bad query, too many wrong
     passwords) as JSON; everywhere else, as Flask would answer without this handler."""
+    response = error.get_response()
     if error.code == 429:
         logger.warning("operator page: too many wrong passwords from %s", request.remote_addr)
-    response = error.get_response()
+        # Flask-Limiter's headers are off (they would ride on every answer, a 200 too): the
+        # refusal alone says when to come back.
+        response.headers["Retry-After"] = str(_retry_after(error))
     if not _is_api():
         return response
     json_response = jsonify(error=error.description or error.name)
@@ -528,6 +540,18 @@ def api_error(error: HTTPException) -> ResponseBase:
         if name.lower() not in ("content-type", "content-length"):
             json_response.headers[name] = value
     return json_response
+
+
+def _retry_after(error: HTTPException) -> int:
+    """Seconds until the login limit lets this client try again."""
+    now = time.time()
+    for limiter in current_app.extensions.get("limiter", ()):
+        limit = limiter.current_limit
+        if limit is not None:
+            return max(1, math.ceil(float(limit.reset_at) - now))
+    # Not known: the limit's whole window, which is never too soon.
+    expiry = error.limit.limit.get_expiry() if hasattr(error, "limit") else 60
+    return max(1, int(expiry))
 
 
 def _stats(service: Service) -> dict[str, int]:

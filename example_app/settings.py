@@ -94,10 +94,10 @@ class ExampleSettings:
             velocity_limit=_integer("velocity_limit", get("velocity_limit", cls.velocity_limit), 1),
             velocity_window=_number("velocity_window", get("velocity_window", cls.velocity_window)),
             banned_words=_words(get("banned_words", ())),
-            database=_optional_str(get("database", None)),
+            database=_file("database", get("database", None)),
             redis_url=_redis_url(get("redis_url", None)),
             database_url=_database_url(get("database_url", None)),
-            audit_spool=_optional_str(get("audit_spool", None)),
+            audit_spool=_file("audit_spool", get("audit_spool", None)),
             audit_spool_limit=_integer(
                 "audit_spool_limit", get("audit_spool_limit", cls.audit_spool_limit), 1
             ),
@@ -166,6 +166,22 @@ def _key(name: str) -> str:
 
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _file(name: str, value: Any) -> str | None:
+    # Every worker and every `flask --app example_app ...` command opens the same file: an
+    # in-memory database would be a different, empty one in each (and SQLite writes
+    # ":memory:"-named side files into the working directory).
+    if value is None:
+        return None
+    path = str(value)
+    if path.strip() == ":memory:" or path.startswith("file:"):
+        raise ConfigError(
+            _key(name),
+            f"must be the path of a file, got {path!r}: the service's workers and commands "
+            "all open it",
+        )
+    return path
 
 
 def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:

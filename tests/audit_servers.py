@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import IO
 
 import psutil
+
+from example_app.spool import waiting
 
 from .conftest import SDKAPPID, TOKEN
 from .example_support import access_log_args, documented_gunicorn_command, wait_for_workers
@@ -114,7 +115,5 @@ def run_gunicorn(env: dict[str, str], *, graceful_timeout: float = 20) -> Iterat
 
 
 def spooled(path: Path) -> int:
-    """How many records wait in the spool file at ``path``."""
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        (count,) = db.execute("SELECT count(*) FROM spool").fetchone()
-    return int(count)
+    """How many records wait in the spool file at ``path`` (its table and its journal)."""
+    return waiting(str(path))

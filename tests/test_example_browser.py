@@ -252,6 +252,79 @@ def test_at_360_px_the_page_has_no_horizontal_scroll(page: Page) -> None:
         assert box["x"] + box["width"] <= 360, selector
 
 
+# What a card at 360 px shows: its labelled cells that are displayed yet hold nothing, and
+# each burst phrase's line boxes.
+CARDS = """() => ({
+    emptyLabelled: [...document.querySelectorAll('#decision-rows td[data-label]')]
+        .filter(td => td.dataset.label && getComputedStyle(td).display !== 'none')
+        .filter(td => td.textContent.trim() === '').length,
+    phraseLines: [...document.querySelectorAll('#decision-rows .burst .phrase')]
+        .map(span => span.getClientRects().length),
+    axisFont: Math.min(...[...document.querySelectorAll('#chart svg text.axis')]
+        .map(text => text.getBoundingClientRect().height)),
+})"""
+
+
+def test_at_360_px_the_chart_reads_the_blocklist_is_one_tap_away_and_cards_are_tidy(
+    page: Page,
+) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    page.set_viewport_size({"width": 360, "height": 740})
+    # A burst refused by the velocity policy (the longest burst line), and plain rows without a
+    # remark or friend group.
+    send(address, "phone_farm", *[f"phone_t{n}" for n in range(24)])
+    for n in range(12):
+        send(address, f"phone_from_{n}", response_item(f"phone_to_{n}", REJECT))
+    expect(page.locator('#decision-rows tr.group[data-from="phone_farm"]')).to_have_count(2)
+    page.wait_for_timeout(200)
+
+    chart = page.locator("#chart svg").bounding_box()
+    assert chart is not None
+    assert chart["height"] >= 120, chart
+    assert chart["x"] + chart["width"] <= 360, chart
+    cards = page.evaluate(CARDS)
+    assert cards["axisFont"] >= 10, cards
+    assert cards["emptyLabelled"] == 0, cards
+    assert cards["phraseLines"], cards
+    assert set(cards["phraseLines"]) == {1}, cards
+
+    # From the top of the page, one tap reaches the blocklist form.
+    page.evaluate("window.scrollTo(0, 0)")
+    jump = page.locator("#jump-blocklist")
+    box = jump.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= 740, box
+    jump.click()
+    expect(page.locator("#block-account")).to_be_in_viewport()
+
+
+def test_details_and_the_block_dialog_show_only_what_is_there(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    long_requester = "dialog_" + "r" * 40  # 47 bytes: no UserID, yet a callback may hold it
+    send(address, "dialog_from", "dialog_to", response_item(long_requester))
+    row = page.locator('#decision-rows tr[data-to="dialog_to"]')
+    row.locator(".details-button").click()
+    details = page.locator("#decision-rows tr.details")
+    result = details.locator("dt", has_text="Result").locator("xpath=following-sibling::dd[1]")
+    expect(result).to_have_text("0")
+    expect(result.locator(".hidden-char")).to_have_count(0)
+
+    # The requester is over 32 bytes: the dialog says so and offers the responder only.
+    page.locator(f'#decision-rows tr[data-to="{long_requester}"] .block-button').click()
+    expect(page.locator("#block-dialog")).to_be_visible()
+    expect(page.locator('#block-dialog input[value="to"]')).to_be_disabled()
+    expect(page.locator('#block-dialog input[value="from"]')).to_be_checked()
+    expect(page.locator("#block-dialog-choice-to .too-long-note")).to_contain_text(
+        "47 bytes: an account is at most 32"
+    )
+    expect(page.locator("#block-dialog-confirm")).to_be_enabled()
+    page.click("#block-dialog-cancel")
+
+
 def test_bidi_and_zero_width_names_are_shown_marked(page: Page) -> None:
     from playwright.sync_api import expect
 

@@ -104,6 +104,9 @@ def test_the_page_needs_nothing_from_elsewhere(example: BuildExample) -> None:
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE)
         assert "@import" not in text
     for url in re.findall(r'(?:src|href)="([^"]+)"', page):
+        if url.startswith("#"):  # a place on the page itself
+            assert f'id="{url[1:]}"' in page, url
+            continue
         assert url.startswith("/"), url
         with client.get(url) as response:
             assert response.status_code == 200
@@ -147,7 +150,6 @@ def test_blocking_needs_the_pages_csrf_token(example: BuildExample) -> None:
         {"account": "好" * 11},
         {"account": 7},
         {"account": "eve", "reason": "r" * 201},
-        ["eve"],
     ],
 )
 def test_invalid_blocklist_entries_are_refused(example: BuildExample, body: object) -> None:

@@ -4,6 +4,7 @@ own ResultCode, at exactly its edge, and declining is always allowed."""
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -269,13 +270,16 @@ def test_a_disguised_domain_is_still_a_link(host: str, data: st.DataObject) -> N
 
 _SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 _POLICIES: dict[str, ContentPolicy] = {}
+# The apps' files, removed when the interpreter exits.
+_FOLDER = tempfile.TemporaryDirectory(prefix="friendcb-content-")
 
 
 def _content(word: str = "") -> ContentPolicy:
     """The service's content policy with ``word`` banned (one per word, kept: building an
     app per example would be slow)."""
     if word not in _POLICIES:
-        app = create_app(example_config(":memory:", EXAMPLE_BANNED_WORDS=word))
+        database = os.path.join(_FOLDER.name, f"content{len(_POLICIES)}.sqlite3")
+        app = create_app(example_config(database, EXAMPLE_BANNED_WORDS=word))
         _POLICIES[word] = get_policies(app).content
     return _POLICIES[word]
 
@@ -399,7 +403,8 @@ def test_the_blocklist_command(example: BuildExample) -> None:
     assert runner.invoke(args=["blocklist", "add", "mallory\tx\x1b[31m"]).exit_code == 0
     listed = runner.invoke(args=["blocklist", "list"])
     assert listed.exit_code == 0
-    lines = listed.output.splitlines()
+    header, *lines = listed.output.splitlines()
+    assert header == "account\tadded (UTC)\treason"
     assert len(lines) == 2
     account, added_at, reason = lines[0].split("\t")
     assert (account, reason) == ("eve", "bot farm")
@@ -412,7 +417,10 @@ def test_the_blocklist_command(example: BuildExample) -> None:
     assert again.exit_code == 1
     assert "eve is not on the blocklist" in again.output
     assert service.codes("eve", "bob") == [0]
-    assert runner.invoke(args=["blocklist", "add", " "]).exit_code == 2
+    assert runner.invoke(args=["blocklist", "add", ""]).exit_code == 2
+    # Any account that can arrive on the wire can be blocked, a blank one too, as on the page.
+    assert runner.invoke(args=["blocklist", "add", " "]).output == "blocked \\x20\n"
+    assert service.codes(" ", "bob") == [PolicyCode.BLOCKLISTED]
 
 
 def test_the_blocklist_command_reports_a_dead_storage(

@@ -94,7 +94,14 @@ def test_configured_names_and_subdomains_are_trusted(example: BuildExample) -> N
         "internal.example",
     ):
         assert client.get("/api/stats", headers={"Host": host}).status_code == 200, host
-    for host in ("example.com", "xops.example.com", "internal.example.org"):
+    # A leading dot is a subdomain boundary: ".internal.example" is no suffix of any name.
+    for host in (
+        "example.com",
+        "xops.example.com",
+        "internal.example.org",
+        "xinternal.example",
+        "a.xinternal.example",
+    ):
         assert client.get("/api/stats", headers={"Host": host}).status_code == 400, host
 
 
@@ -133,6 +140,12 @@ def test_the_page_sends_csp_frame_nosniff_and_referrer_headers(example: BuildExa
     assert directives["script-src"] == "'self'"
     assert "unsafe-inline" not in csp
     assert directives["default-src"] == "'none'"
+    # No <base> may re-point the page's scripts, fetch and the event stream reach this origin
+    # only, and a form posts nowhere else.
+    assert directives["base-uri"] == "'none'"
+    assert directives["connect-src"] == "'self'"
+    assert directives["form-action"] == "'self'"
+    assert directives["style-src"] == "'self'"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"

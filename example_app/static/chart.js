@@ -4,7 +4,11 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 960;
+// The drawing is as wide as its box, in CSS pixels, so that its text stays at the size the
+// style sheet gives it (11 px) and its height at HEIGHT on a phone as on a desktop: a fixed
+// viewBox scaled down to 360 px drew a 54 px chart with 4 px text.
+const MIN_WIDTH = 240;
+const FALLBACK_WIDTH = 960;
 const HEIGHT = 170;
 const LEFT = 34;
 const BOTTOM = 20;
@@ -46,12 +50,28 @@ function seriesLabel(name) {
 // with the server's; `add(decision)` counts one live decision; `tick(nowMs)` moves the window.
 export function createChart(container, legend, minutes = 60) {
   let buckets = [];
+  let WIDTH = boxWidth();
   const root = svg("svg", {
     viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
     class: "chart-svg",
     "data-total": "0",
   });
   container.replaceChildren(root);
+
+  function boxWidth() {
+    return Math.max(MIN_WIDTH, Math.round(container.clientWidth || FALLBACK_WIDTH));
+  }
+
+  // Redrawn at the new width when the box changes (a turned phone, a resized window).
+  if (typeof ResizeObserver === "function") {
+    new ResizeObserver(() => {
+      const width = boxWidth();
+      if (width !== WIDTH) {
+        WIDTH = width;
+        draw();
+      }
+    }).observe(container);
+  }
 
   function empty(minuteMs) {
     return { minute_ms: minuteMs, accepted: 0, declined: 0, blocked: {} };
@@ -111,6 +131,9 @@ export function createChart(container, legend, minutes = 60) {
   }
 
   function draw() {
+    root.setAttribute("viewBox", `0 0 ${WIDTH} ${HEIGHT}`);
+    root.setAttribute("width", String(WIDTH));
+    root.setAttribute("height", String(HEIGHT));
     const totals = buckets.map((bucket) => seriesOf(bucket).reduce((sum, [, n]) => sum + n, 0));
     const total = totals.reduce((sum, n) => sum + n, 0);
     const top = niceMax(Math.max(0, ...totals));

@@ -193,9 +193,8 @@ function renderRow(decision, inGroup) {
   row.dataset.to = decision.to_account;
 
   const client = cell("Client", "client");
-  client.append(
-    valueElement([decision.platform, decision.client_ip].filter(Boolean).join(" · "), WIDTH.client),
-  );
+  const clientText = [decision.platform, decision.client_ip].filter(Boolean).join(" · ");
+  if (clientText) client.append(valueElement(clientText, WIDTH.client));
   const tools = cell("", "tools");
   const open = expanded.has(decision.id);
   const details = button(open ? "Hide" : "Details", "link details-button", () => {
@@ -234,7 +233,8 @@ function renderDetails(decision) {
     ["Requester (To_Account)", decision.to_account],
     ["Requester_Account", decision.requester_account],
     ["Action", decision.action],
-    ["Result", decision.result_code + " " + (decision.result_info || "")],
+    // A space only between a code and its text: an edge space is marked as a character.
+    ["Result", [String(decision.result_code), decision.result_info].filter(Boolean).join(" ")],
     ["Policy", decision.policy || "–"],
     ["Remark", decision.remark],
     ["Friend group", decision.tag_name],
@@ -275,6 +275,16 @@ function groups(list) {
   return out;
 }
 
+// "blocked 38002 (velocity) × 5 within 3 s", in phrases that each stay on one line.
+function burst(outcome, count, seconds) {
+  const line = element("span", "burst");
+  const phrases = [outcome, "× " + count, "within " + seconds + " s"];
+  for (const phrase of phrases) {
+    line.append(document.createTextNode(" "), element("span", "phrase", phrase));
+  }
+  return line;
+}
+
 function renderGroup(group) {
   const newest = group.members[0];
   const oldest = group.members[group.members.length - 1];
@@ -301,7 +311,7 @@ function renderGroup(group) {
   summary.append(
     toggle,
     valueElement(newest.from_account, WIDTH.account, "who"),
-    element("span", "burst", " " + outcome + " × " + group.members.length + " within " + seconds + " s"),
+    burst(outcome, group.members.length, seconds),
   );
   const tools = cell("", "tools");
   tools.append(button("Block…", "small block-button", () => openBlockDialog(newest, "from")));
@@ -527,11 +537,32 @@ function showBytes() {
   blockBytes.classList.toggle("over", bytes > accountMaxBytes);
 }
 
+// Offers only what can be blocked: an account over Tencent's 32 bytes (a hostile callback's)
+// is shown, marked, and cannot be chosen.
 function openBlockDialog(decision, who = "to") {
   dialogDecision = decision;
-  $("block-dialog-to").replaceChildren(valueElement(decision.to_account, WIDTH.account));
-  $("block-dialog-from").replaceChildren(valueElement(decision.from_account, WIDTH.account));
-  dialogForm.elements.who.value = who;
+  const accounts = { to: decision.to_account, from: decision.from_account };
+  const blockable = [];
+  for (const side of ["to", "from"]) {
+    $("block-dialog-" + side).replaceChildren(valueElement(accounts[side], WIDTH.account));
+    const choice = $("block-dialog-choice-" + side);
+    const radio = choice.querySelector("input");
+    const note = choice.querySelector(".too-long-note");
+    const bytes = utf8Length(accounts[side]);
+    const tooLong = bytes > accountMaxBytes || bytes === 0;
+    radio.disabled = tooLong;
+    choice.classList.toggle("too-long", tooLong);
+    note.hidden = !tooLong;
+    note.textContent = tooLong
+      ? bytes + " bytes: an account is at most " + accountMaxBytes + ", it cannot be blocked"
+      : "";
+    if (!tooLong) blockable.push(side);
+  }
+  const chosen = blockable.includes(who) ? who : blockable[0];
+  for (const side of ["to", "from"]) {
+    $("block-dialog-choice-" + side).querySelector("input").checked = side === chosen;
+  }
+  $("block-dialog-confirm").disabled = chosen === undefined;
   dialogReason.value = "";
   dialogError.hidden = true;
   dialog.showModal();
@@ -566,6 +597,13 @@ blockForm.addEventListener("submit", async (event) => {
   }
 });
 blockAccount.addEventListener("input", showBytes);
+
+// The header's jump (narrow screens): to the blocklist form, ready to type.
+$("jump-blocklist").addEventListener("click", (event) => {
+  event.preventDefault();
+  $("blocklist-panel").scrollIntoView({ block: "start" });
+  blockAccount.focus({ preventScroll: true });
+});
 
 undoButton.addEventListener("click", async () => {
   if (!undoEntry) return;

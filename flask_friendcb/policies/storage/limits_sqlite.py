@@ -7,6 +7,7 @@ registers it: ``limits.storage.storage_from_string("sqlite:///path")`` then retu
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 
@@ -29,12 +30,18 @@ CREATE TABLE IF NOT EXISTS friendcb_counter (
 """
 
 
+#: One check in this many (per process) also prunes its key's expired entries.
+PRUNE_EVERY = 16
+
+
 class SQLiteStorage(Storage, MovingWindowSupport):
     """Moving windows and fixed-window counters in a SQLite file.
 
-    Every check that may take an entry runs in one ``BEGIN IMMEDIATE`` transaction: it prunes
-    the key's expired entries, counts the rest and adds the new one under the file's write
-    lock, so exactly ``limit`` entries are taken per window however many processes ask.
+    Every check that may take an entry counts the key's live entries and adds the new one
+    under the file's write lock (one ``INSERT ... SELECT`` statement for one entry, a
+    ``BEGIN IMMEDIATE`` transaction for more), so exactly ``limit`` entries are taken per
+    window however many processes ask. Expired entries are pruned per key, one check in
+    ``PRUNE_EVERY``, in a statement of their own whose failure changes no decision.
     """
 
     STORAGE_SCHEME = ["sqlite"]  # noqa: RUF012  (limits declares it a list)
@@ -45,6 +52,7 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         timeout = float(options.get("timeout", 5.0))
         self._file = SQLiteFile(sqlite_path(uri), timeout=timeout, schema=SCHEMA)
+        self._checks = 0
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -56,10 +64,25 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         if amount > limit:
             return False
         now = time.time()
+        if amount == 1:
+            # One statement: an INSERT takes the file's write lock before it reads, so the
+            # count and the new entry are one atomic step, as under BEGIN IMMEDIATE, for one
+            # commit instead of a transaction of four statements.
+            with self._file.connection() as db:
+                cursor = db.execute(
+                    "INSERT INTO friendcb_window (key, at) SELECT ?, ?"
+                    " WHERE (SELECT COUNT(*) FROM friendcb_window WHERE key = ? AND at > ?) < ?",
+                    (key, now, key, now - expiry, limit),
+                )
+            self._checks += 1
+            if self._checks % PRUNE_EVERY == 0:
+                self._prune(key, now - expiry)
+            return cursor.rowcount == 1
         with self._file.immediate() as db:
             db.execute("DELETE FROM friendcb_window WHERE key = ? AND at <= ?", (key, now - expiry))
             (count,) = db.execute(
-                "SELECT COUNT(*) FROM friendcb_window WHERE key = ?", (key,)
+                "SELECT COUNT(*) FROM friendcb_window WHERE key = ? AND at > ?",
+                (key, now - expiry),
             ).fetchone()
             if count + amount > limit:
                 return False
@@ -67,6 +90,12 @@ class SQLiteStorage(Storage, MovingWindowSupport):
                 "INSERT INTO friendcb_window (key, at) VALUES (?, ?)", [(key, now)] * amount
             )
         return True
+
+    def _prune(self, key: str, before: float) -> None:
+        # The key's expired entries, which the count never reads. Housekeeping only: a prune
+        # that fails (a busy file) leaves them for the next one, and never changes a decision.
+        with contextlib.suppress(sqlite3.Error), self._file.connection() as db:
+            db.execute("DELETE FROM friendcb_window WHERE key = ? AND at <= ?", (key, before))
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
