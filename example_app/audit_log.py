@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from alembic import command
@@ -100,29 +100,28 @@ EXPORT_FIELDS = (
 )
 
 
-class ItemRecord(TypedDict):
-    """The decision on one item, or one pair of an after-callback, as spooled."""
-
-    #: A pair's own From_Account (after-callbacks); the callback's otherwise.
-    from_account: NotRequired[str]
+class _ItemFields(TypedDict):
     to_account: str
     action: str
     remark: str
     tag_name: str
-    #: A request's AddWording (absent from records spooled before the whole flow).
-    wording: NotRequired[str]
     result_code: int
     result_info: str
     outcome: str
     hook: str | None
 
 
-class AuditRecord(TypedDict):
-    """One callback and its decisions, as spooled and shipped."""
+class ItemRecord(_ItemFields, total=False):
+    """The decision on one item, or one pair of an after-callback, as spooled."""
 
+    #: A pair's own From_Account (after-callbacks); the callback's otherwise.
+    from_account: str
+    #: A request's AddWording (absent from records spooled before the whole flow).
+    wording: str
+
+
+class _RecordFields(TypedDict):
     record_id: str
-    #: Its CallbackCommand (absent from records spooled before the whole flow: responses).
-    command: NotRequired[str]
     received_at_ms: int
     event_time_ms: int
     sdkappid: str
@@ -131,6 +130,13 @@ class AuditRecord(TypedDict):
     client_ip: str
     platform: str
     items: list[ItemRecord]
+
+
+class AuditRecord(_RecordFields, total=False):
+    """One callback and its decisions, as spooled and shipped."""
+
+    #: Its CallbackCommand (absent from records spooled before the whole flow: responses).
+    command: str
 
 
 @dataclass(frozen=True)

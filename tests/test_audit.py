@@ -215,7 +215,8 @@ def test_0004_with_data_is_upgraded_to_the_whole_flow_and_back(audit_url: str) -
     audit.upgrade("0004")
     try:
         columns = {c["name"] for c in sa.inspect(audit.engine).get_columns("decisions")}
-        assert "command" not in columns and "wording" not in columns
+        assert "command" not in columns
+        assert "wording" not in columns
         with audit.engine.begin() as db:
             for statement in LEGACY_ROWS:
                 db.execute(sa.text(statement))
