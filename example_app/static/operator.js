@@ -264,10 +264,10 @@ function renderDetails(decision) {
   const list = element("dl", "details-list");
   const [date, time] = dateAndTime(decision.received_at_ms);
   const fields = [
-    ["Command", decision.command],
     [decision.step === "response" ? "Responder (From_Account)" : "From_Account", decision.from_account],
     [decision.step === "response" ? "Requester (To_Account)" : "To_Account", decision.to_account],
     ["Requester_Account", decision.requester_account],
+    ["Command", decision.command],
     ["Action", decision.action],
     // A space only between a code and its text: an edge space is marked as a character.
     ["Result", [String(decision.result_code), decision.result_info].filter(Boolean).join(" ")],
