@@ -559,13 +559,17 @@ class AuditLog:
             ]
 
     def story(self, first: str, second: str, limit: int = 100) -> list[dict[str, Any]]:
-        """Every row between ``first`` and ``second``, whichever sent what, oldest first (the
-        newest ``limit``): the pair's request, response, and what became of the friendship."""
+        """Every row between ``first`` and ``second``, whichever sent what, in the order they
+        were received (the newest ``limit``): the pair's request, response, and what became of
+        the friendship."""
         between = sa.or_(
             sa.and_(decisions.c.from_account == first, decisions.c.to_account == second),
             sa.and_(decisions.c.from_account == second, decisions.c.to_account == first),
         )
-        rows = self.decisions([between], [decisions.c.id.desc()], limit)
+        # In the order they arrived: ids follow the order the rows were shipped, which
+        # another worker's or instance's spool may change by a moment.
+        order = [decisions.c.received_at_ms.desc(), decisions.c.id.desc()]
+        rows = self.decisions([between], order, limit)
         rows.reverse()
         return rows
 

@@ -314,3 +314,14 @@ def test_one_click_blocks_a_reported_account_through_the_blocklist_api(
     assert blocked.status_code == 201, blocked.get_data(as_text=True)
     assert service.request_codes("spammer", "alice") == [PolicyCode.BLOCKLISTED]
     assert api(service, "/api/reported")[1]["accounts"][0]["blocked"] is True
+
+
+def test_a_story_is_told_in_the_order_the_callbacks_arrived(example: BuildExample) -> None:
+    # Rows shipped out of order (another worker's spool came later) keep their arrival order.
+    service = example()
+    service.callback("alice", "bob")
+    get_service(service.app).drainer.sync()
+    service.clock.now -= 5  # the request arrived first, and was shipped after the response
+    service.request("bob", "alice")
+    stages = api(service, "/api/story?a=alice&b=bob")[1]["stages"]
+    assert stages == ["requested", "accepted"]
