@@ -452,6 +452,24 @@ def test_a_batch_shipped_twice_writes_each_row_once(log: AuditLog) -> None:
     assert sorted(row["to_account"] for row in rows) == ["a", "b", "c", "d"]
 
 
+def test_a_record_spooled_before_the_whole_flow_is_shipped_as_a_response(log: AuditLog) -> None:
+    # A spool written by the previous version: no command, no wording, no pair accounts.
+    old = record("bob", "alice")
+    assert "command" not in old
+    pair = record("dave", "farm01", command="Sns.CallbackBlackListAdd")
+    pair["items"][0]["from_account"] = "erin"
+    log.ship([old, pair])
+    newest, oldest = log.latest()
+    assert (oldest["command"], oldest["from_account"], oldest["wording"]) == (
+        "Sns.CallbackPrevFriendResponse",
+        "bob",
+        "",
+    )
+    # A pair's own From_Account wins over the callback's.
+    assert (newest["command"], newest["from_account"]) == ("Sns.CallbackBlackListAdd", "erin")
+    assert log.blocked_by_users(0, 1) == [{"account": "farm01", "users": 1, "last_ms": NOW * 1000}]
+
+
 def test_a_spool_replayed_twice_writes_each_row_once(log: AuditLog, tmp_path: Path) -> None:
     spool = Spool(str(tmp_path / "spool.sqlite3"))
     records = [record("bob", f"to{i}") for i in range(7)]
