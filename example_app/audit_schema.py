@@ -65,7 +65,9 @@ decisions = sa.Table(
     # Deleting a callback checks its foreign key here (retention on PostgreSQL).
     sa.Index("decisions_by_callback", "callback_id"),
     # The page's counters and chart read a time range from this index alone.
-    sa.Index("decisions_by_time_counts", "received_at_ms", "result_code", "action", "hook"),
+    sa.Index(
+        "decisions_by_time_counts", "received_at_ms", "result_code", "action", "hook", "command"
+    ),
     sa.Index("decisions_by_from", "from_account", "id"),
     sa.Index("decisions_by_to", "to_account", "id"),
     # The "blocked by users" panel: one command's rows in a time range (migration 0005).

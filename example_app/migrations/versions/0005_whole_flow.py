@@ -1,6 +1,7 @@
 """The whole friend flow: a ``command`` on every callback and decision (requests, responses
-and the after-callbacks' pairs), the wording of a request, and an index of decisions by
-command and time (the page's "blocked by users" panel).
+and the after-callbacks' pairs), the wording of a request, an index of decisions by command and
+time (the page's "blocked by users" panel), and the command in the counters' covering index
+(they count decided items only, and still read that index alone).
 
 Rows written before this revision were all friend responses: they keep their values and read
 as ``Sns.CallbackPrevFriendResponse`` with an empty wording.
@@ -32,10 +33,20 @@ def upgrade() -> None:
         )
     op.add_column("decisions", sa.Column("wording", sa.Text, nullable=False, server_default=""))
     op.create_index("decisions_by_command", "decisions", ["command", "received_at_ms"])
+    op.drop_index("decisions_by_time_counts", "decisions")
+    op.create_index(
+        "decisions_by_time_counts",
+        "decisions",
+        ["received_at_ms", "result_code", "action", "hook", "command"],
+    )
 
 
 def downgrade() -> None:
     op.drop_index("decisions_by_command", "decisions")
+    op.drop_index("decisions_by_time_counts", "decisions")
+    op.create_index(
+        "decisions_by_time_counts", "decisions", ["received_at_ms", "result_code", "action", "hook"]
+    )
     # Down to 0004, whose tables hold responses only: the other commands' rows go.
     decisions = sa.table("decisions", sa.column("command"), sa.column("callback_id"))
     callbacks = sa.table("callbacks", sa.column("command"), sa.column("id"))
