@@ -325,3 +325,23 @@ def test_a_story_is_told_in_the_order_the_callbacks_arrived(example: BuildExampl
     service.request("bob", "alice")
     stages = api(service, "/api/story?a=alice&b=bob")[1]["stages"]
     assert stages == ["requested", "accepted"]
+
+
+def test_a_request_item_that_fails_the_schema_is_audited_with_the_others(
+    example: BuildExample,
+) -> None:
+    service = example()
+    bad = {**friend_add_item("bob", wording="hi"), "Remark": 5}
+    codes = service.request_codes("farm01", "alice", bad)
+    assert codes[0] == 0
+    logged = rows(service)
+    assert [(r["command"], r["to_account"]) for r in logged] == [
+        (REQUEST, "alice"),
+        (REQUEST, "bob"),
+    ]
+    # The invalid item keeps the strings it came with; the error policy decided it.
+    assert (logged[1]["wording"], logged[1]["remark"], logged[1]["result_code"]) == (
+        "hi",
+        "",
+        codes[1],
+    )
