@@ -399,6 +399,7 @@ def test_a_request_shows_beside_its_response_with_the_pairs_story(page: Page) ->
     expect(page.locator('#decision-rows tr.step-response[data-from="story_ann"]')).to_have_count(1)
     added = page.locator('#decision-rows tr.step-after[data-from="story_ann"]')
     expect(added.locator("td.action")).to_contain_text("friends added")
+    expect(added.locator(".badge")).to_have_text("observed")
     request_row.locator(".details-button").click()
     stages = page.locator("#decision-rows tr.details .story .stage-name")
     expect(stages).to_have_text(["requested", "accepted", "added"])

@@ -61,8 +61,8 @@ const ACTIONS = {
   Response_Action_AgreeAndAdd: "accept + add back",
   Response_Action_Agree: "accept",
   Response_Action_Reject: "decline",
-  Add_Type_Both: "request (both ways)",
-  Add_Type_Single: "request (one way)",
+  Add_Type_Both: "both ways",
+  Add_Type_Single: "one way",
 };
 // What each after-callback's row says happened.
 const AFTER = {
@@ -182,12 +182,17 @@ function whenCell(decision) {
   td.append(element("span", "date", date), element("span", "clock", time));
   td.title =
     "received " + new Date(decision.received_at_ms).toISOString() +
-    "\nevent " + new Date(decision.event_time_ms).toISOString();
+    (decision.event_time_ms ? "\nevent " + new Date(decision.event_time_ms).toISOString() : "");
   return td;
 }
 
 function verdictCell(decision) {
   const td = cell("Decision", "verdict");
+  if (decision.step === "after") {
+    // Tencent asks for no decision on an after-callback: it is only seen.
+    td.append(element("span", "badge badge-observed", "observed"));
+    return td;
+  }
   td.append(
     element(
       "span",
@@ -278,7 +283,8 @@ function renderDetails(decision) {
     ["Platform", decision.platform],
     ["Client IP", decision.client_ip],
     ["Received", date + " " + time + " (" + new Date(decision.received_at_ms).toISOString() + ")"],
-    ["Event time", new Date(decision.event_time_ms).toISOString()],
+    // An after-callback need not carry an EventTime (0 then).
+    ["Event time", decision.event_time_ms ? new Date(decision.event_time_ms).toISOString() : "–"],
     ["Decision id", String(decision.id)],
   ];
   for (const [name, value] of fields) {
