@@ -173,8 +173,14 @@ class Journal:
     def _open_next(self) -> None:
         self._number += 1
         path = self.folder / f"{self._name}-{self._number:08d}.jsonl"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Created under a name no drainer adopts, and renamed once locked: a segment is never
+        # seen unlocked, else another worker's drainer could adopt it (empty) and delete it
+        # before this process locks it, and the records written to it then would be lost.
+        # A process killed in between leaves an empty ``.new`` file behind, never a record.
+        fresh = path.with_name(path.name + ".new")
+        fd = os.open(fresh, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(fresh, path)
         self._fd, self._path, self._written = fd, path, 0
 
 
