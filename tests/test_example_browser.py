@@ -403,15 +403,16 @@ def test_a_request_shows_beside_its_response_with_the_pairs_story(page: Page) ->
     request_row.locator(".details-button").click()
     stages = page.locator("#decision-rows tr.details .story .stage-name")
     expect(stages).to_have_text(["requested", "accepted", "added"])
-    # A spam request refused at the request step: its story stops there.
+    # The walk-through of docs/example.md: a spam request's sender blocked from its row, in
+    # the dialog's default choice, and its next request refused at the request step.
     send_body(address, friend_add_body("story_farm", [friend_add_item("story_ann")]))
-    page.request.post(
-        f"http://{address}/api/blocklist",
-        data={"account": "story_farm"},
-        headers={
-            "X-CSRFToken": page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
-        },
-    )
+    spam_row = page.locator('#decision-rows tr.step-request[data-from="story_farm"]')
+    spam_row.locator(".block-button").click()
+    expect(page.locator("#block-dialog-from-role")).to_have_text("Sender")
+    expect(page.locator("#block-dialog-to-role")).to_have_text("Recipient")
+    expect(page.locator('#block-dialog input[value="from"]')).to_be_checked()
+    page.click("#block-dialog-confirm")
+    expect(page.locator('#blocklist li[data-account="story_farm"]')).to_have_count(1)
     refused = send_body(address, friend_add_body("story_farm", [friend_add_item("story_cy")]))
     assert refused["ResultItem"][0]["ResultCode"] == PolicyCode.BLOCKLISTED
     row = page.locator('#decision-rows tr.step-request.blocked[data-to="story_cy"]')

@@ -680,8 +680,21 @@ function showBytes() {
 
 // Offers only what can be blocked: an account over Tencent's 32 bytes (a hostile callback's)
 // is shown, marked, and cannot be chosen.
-function openBlockDialog(decision, who = "to") {
+// The accounts of a row by what they are at its step: a request's sender is its From_Account,
+// a response's requester its To_Account.
+const ROLES = {
+  request: { from: "Sender", to: "Recipient" },
+  response: { from: "Responder", to: "Requester" },
+  after: { from: "From_Account", to: "To_Account" },
+};
+
+function openBlockDialog(decision, who) {
   dialogDecision = decision;
+  const roles = ROLES[decision.step] || ROLES.response;
+  $("block-dialog-from-role").textContent = roles.from;
+  $("block-dialog-to-role").textContent = roles.to;
+  // The likely spammer first: a request's sender, a response's requester.
+  if (who === undefined) who = decision.step === "request" ? "from" : "to";
   const accounts = { to: decision.to_account, from: decision.from_account };
   const blockable = [];
   for (const side of ["to", "from"]) {
