@@ -87,10 +87,23 @@ def journal_folder(path: str) -> Path:
 
 def waiting(path: str) -> int:
     """How many records wait in the spool file at ``path`` and its journal, read without
-    changing either (for a look from outside, such as a test's)."""
+    changing either (for a look from outside, such as a test's). A drainer may move a segment
+    into the table between the two reads (its records then in neither): the table is read
+    again after the journal, until it did not change meanwhile."""
     with contextlib.closing(sqlite3.connect(path)) as db:
-        (count,) = db.execute("SELECT count(*) FROM spool").fetchone()
-    return int(count) + journal_lines(path)
+
+        def table() -> int:
+            (count,) = db.execute("SELECT count(*) FROM spool").fetchone()
+            return int(count)
+
+        after = table()
+        for _ in range(100):
+            before = after
+            lines = journal_lines(path)
+            after = table()
+            if after == before:
+                break
+    return after + lines
 
 
 def journal_lines(path: str) -> int:
