@@ -3,8 +3,10 @@ injected in turn, and one table of what was answered against what the audit log 
 
 Everything runs on loopback: a throwaway PostgreSQL 15 and Redis (Debian's servers), two
 gunicorn instances of example_app with two gevent workers each, and a load of signed callbacks
-from a few client threads, each callback with a responder of its own (``chaos-<phase>-<n>``):
-that unique id is how an answered callback is found in the audit log, and a duplicate seen.
+from a few client threads, each callback with a From_Account of its own (``chaos-<phase>-<n>``):
+that unique id is how an answered callback is found in the audit log, and a duplicate seen. The
+callbacks take turns across the friend flow: a response, a request, a blocklist addition (an
+after-callback).
 
 Faults, one per phase: none, the database down (stopped, then started again), the database
 slow (a lock on the audit table held by another session), Redis down, a worker killed with
@@ -45,7 +47,13 @@ from devtools.services import PostgresServer, RedisServer
 from devtools.signing import SDKAPPID, TOKEN
 from example_app.feed import postgres_conninfo
 from example_app.spool import journal_lines
-from flask_friendcb.testing import callback_query, friend_response_body, response_item
+from flask_friendcb.testing import (
+    blocklist_added_body,
+    callback_query,
+    friend_add_body,
+    friend_response_body,
+    response_item,
+)
 
 #: Tencent's timeout.
 DEADLINE = 2.0
@@ -197,12 +205,12 @@ class Load:
             second = self.instances[(turn + 1) % len(self.instances)]
             turn += 1
             started = time.monotonic()
-            status = self._send(first, responder)
+            status = self._send(first, responder, turn)
             if status is None:
                 # Not answered: the balancer's other instance, as a new callback (the first
                 # may still have been recorded, and Tencent never resends a "before" callback).
                 responder = f"{self.prefix}{next(self._numbers)}"
-                status = self._send(second, responder)
+                status = self._send(second, responder, turn)
             elapsed = time.monotonic() - started
             with self._lock:
                 self.row.requests += 1
@@ -215,20 +223,25 @@ class Load:
             self._stop.wait(self.plan.pause)
 
     @staticmethod
-    def _send(instance: Instance, responder: str) -> int | None:
+    def _send(instance: Instance, responder: str, turn: int) -> int | None:
         """The answer's status; ``None`` when the instance could not be reached or did not
-        answer."""
-        body = json.dumps(
-            friend_response_body(
+        answer. ``turn`` picks the command: a response, a request, a blocklist addition."""
+        kinds = (
+            lambda: friend_response_body(
                 responder, [response_item("chaos-friend", "Response_Action_Agree")]
-            )
+            ),
+            lambda: friend_add_body(responder, ["chaos-friend"]),
+            lambda: blocklist_added_body([(responder, "chaos-friend")]),
         )
+        wire = kinds[turn % len(kinds)]()
+        body = json.dumps(wire)
+        query = callback_query(SDKAPPID, token=TOKEN, command=wire["CallbackCommand"])
         host, port = instance.address.split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=CLIENT_TIMEOUT)
         try:
             connection.request(
                 "POST",
-                f"/im/callback?{callback_query(SDKAPPID, token=TOKEN)}",
+                f"/im/callback?{query}",
                 body=body,
                 headers={"Content-Type": "application/json"},
             )

@@ -97,21 +97,39 @@ def send(
     client_ip: str = "127.0.0.1",
     platform: str = "RESTAPI",
 ) -> list[int]:
-    """Post one signed callback to example_app at ``address``; each item's ResultCode."""
-    body = json.dumps(friend_response_body(from_account, list(items)))
-    query = callback_query(SDKAPPID, token=TOKEN, client_ip=client_ip, opt_platform=platform)
+    """Post one signed friend-response callback to example_app at ``address``; each item's
+    ResultCode."""
+    answer = send_body(
+        address, friend_response_body(from_account, list(items)), client_ip, platform
+    )
+    return [item["ResultCode"] for item in answer["ResultItem"]]
+
+
+def send_body(
+    address: str, body: dict[str, Any], client_ip: str = "127.0.0.1", platform: str = "RESTAPI"
+) -> dict[str, Any]:
+    """Post ``body`` (any friend callback's: ``friend_add_body(...)``,
+    ``blocklist_added_body(...)``) signed under its own command to example_app at
+    ``address``; the answer."""
+    query = callback_query(
+        SDKAPPID,
+        token=TOKEN,
+        command=body["CallbackCommand"],
+        client_ip=client_ip,
+        opt_platform=platform,
+    )
     host, port = address.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
         connection.request(
             "POST",
             f"/im/callback?{query}",
-            body=body,
+            body=json.dumps(body),
             headers={"Content-Type": "application/json"},
         )
         reply = connection.getresponse()
-        answer = json.loads(reply.read())
+        answer: dict[str, Any] = json.loads(reply.read())
     finally:
         connection.close()
     assert reply.status == 200, answer
-    return [item["ResultCode"] for item in answer["ResultItem"]]
+    return answer

@@ -269,7 +269,9 @@ def _announce(app: Flask) -> None:
     console = (
         "in Tencent's console (Callback Configuration) set the callback URL to "
         f"https://<this host>{callback_paths(app)[0]}, the same token, and enable "
-        "'Before a Friend Request Is Responded'"
+        "'Before a Friend Request Is Responded' and 'Before a Friend Is Added', and (for the "
+        "audit log and the 'blocked by users' panel) the after-callbacks of friends added "
+        "and deleted and of blocklists changed"
     )
     settings = get_state(app).settings
     if settings.tokens[:1] == (DEV_CONFIG["FRIENDCB_TOKEN"],):

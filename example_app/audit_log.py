@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from flask_friendcb import ConfigError, ResponseAction
 
-from .audit_schema import callbacks, decisions, metadata
+from .audit_schema import RESPONSE_COMMAND, callbacks, decisions, metadata
 
 logger = logging.getLogger("example_app.audit")
 
@@ -49,6 +49,12 @@ SEARCH_BUDGET_S = 0.5
 _TRIGRAM_WORD = re.compile(r"[^\W_]{3}")
 
 _ACCEPTING = (ResponseAction.AGREE_AND_ADD.value, ResponseAction.AGREE.value)
+#: The commands of the friend flow, as the audit log's ``command`` column holds them.
+REQUEST_COMMAND = "Sns.CallbackPrevFriendAdd"
+FRIEND_ADDED_COMMAND = "Sns.CallbackFriendAdd"
+FRIEND_DELETED_COMMAND = "Sns.CallbackFriendDelete"
+BLOCKLIST_ADDED_COMMAND = "Sns.CallbackBlackListAdd"
+BLOCKLIST_REMOVED_COMMAND = "Sns.CallbackBlackListDelete"
 # Shippers of every instance take this PostgreSQL lock for their transaction: decision ids then
 # become visible in the order they were given, so a reader that keeps the last id it saw (the
 # live page) cannot step over a row committed late.
@@ -59,11 +65,13 @@ _DECISION_COLUMNS = (
     decisions.c.callback_id,
     decisions.c.position,
     decisions.c.received_at_ms,
+    decisions.c.command,
     decisions.c.from_account,
     decisions.c.to_account,
     decisions.c.action,
     decisions.c.remark,
     decisions.c.tag_name,
+    decisions.c.wording,
     decisions.c.result_code,
     decisions.c.result_info,
     decisions.c.outcome,
@@ -73,7 +81,8 @@ _DECISION_COLUMNS = (
     callbacks.c.client_ip,
     callbacks.c.platform,
 )
-#: The fields of ``flask --app example_app audit export``, in their order (DESIGN.md, 4).
+#: The fields of ``flask --app example_app audit export``, in their order (DESIGN.md, 4);
+#: ``command`` last, so that readers of the older export find its fields where they were.
 EXPORT_FIELDS = (
     "from_account",
     "to_account",
@@ -85,12 +94,11 @@ EXPORT_FIELDS = (
     "received_at_ms",
     "client_ip",
     "platform",
+    "command",
 )
 
 
-class ItemRecord(TypedDict):
-    """The decision on one item, as spooled."""
-
+class _ItemFields(TypedDict):
     to_account: str
     action: str
     remark: str
@@ -101,9 +109,16 @@ class ItemRecord(TypedDict):
     hook: str | None
 
 
-class AuditRecord(TypedDict):
-    """One callback and its decisions, as spooled and shipped."""
+class ItemRecord(_ItemFields, total=False):
+    """The decision on one item, or one pair of an after-callback, as spooled."""
 
+    #: A pair's own From_Account (after-callbacks); the callback's otherwise.
+    from_account: str
+    #: A request's AddWording (absent from records spooled before the whole flow).
+    wording: str
+
+
+class _RecordFields(TypedDict):
     record_id: str
     received_at_ms: int
     event_time_ms: int
@@ -113,6 +128,13 @@ class AuditRecord(TypedDict):
     client_ip: str
     platform: str
     items: list[ItemRecord]
+
+
+class AuditRecord(_RecordFields, total=False):
+    """One callback and its decisions, as spooled and shipped."""
+
+    #: Its CallbackCommand (absent from records spooled before the whole flow: responses).
+    command: str
 
 
 @dataclass(frozen=True)
@@ -130,7 +152,8 @@ class MinuteCount:
 
     #: The minute's start, in ms since the epoch (a multiple of 60,000).
     minute_ms: int
-    #: ``"accepted"``, ``"declined"`` (both allowed) or ``"blocked"``.
+    #: ``"accepted"``, ``"declined"`` (responses allowed), ``"requested"`` (requests allowed),
+    #: ``"blocked"``, or ``"observed"`` (after-callbacks' pairs, which the page does not chart).
     kind: str
     #: The hook that blocked (``None`` for allowed items, and for a blocked item no hook named).
     hook: str | None
@@ -261,6 +284,7 @@ class AuditLog:
                 [
                     {
                         "record_id": record["record_id"],
+                        "command": record.get("command", RESPONSE_COMMAND),
                         "received_at_ms": record["received_at_ms"],
                         "event_time_ms": record["event_time_ms"],
                         "sdkappid": record["sdkappid"],
@@ -285,7 +309,9 @@ class AuditLog:
                     "record_id": record["record_id"],
                     "position": position,
                     "received_at_ms": record["received_at_ms"],
+                    "command": record.get("command", RESPONSE_COMMAND),
                     "from_account": record["from_account"],
+                    "wording": "",
                     **item,
                 }
                 for record in records
@@ -449,6 +475,14 @@ class AuditLog:
         kind = sa.case(
             (decisions.c.result_code != 0, sa.literal_column("'blocked'")),
             (
+                decisions.c.command == sa.literal_column(f"'{REQUEST_COMMAND}'"),
+                sa.literal_column("'requested'"),
+            ),
+            (
+                decisions.c.command != sa.literal_column(f"'{RESPONSE_COMMAND}'"),
+                sa.literal_column("'observed'"),
+            ),
+            (
                 decisions.c.action.in_([sa.literal_column(f"'{a}'") for a in _ACCEPTING]),
                 sa.literal_column("'accepted'"),
             ),
@@ -457,6 +491,7 @@ class AuditLog:
         blocker = sa.case((decisions.c.result_code != 0, decisions.c.hook)).label("blocker")
         query = (
             sa.select(minute, kind, blocker, sa.func.count())
+            # No condition on the command: the time range is read from the covering index.
             .where(at >= since_ms, at < until_ms)
             # By position: PostgreSQL wants the grouped expressions written identically.
             .group_by(sa.literal_column("1"), sa.literal_column("2"), sa.literal_column("3"))
@@ -477,17 +512,70 @@ class AuditLog:
             return int(value.scalar_one())
 
     def stats(self, since_ms: int) -> dict[str, int]:
-        """Items accepted, declined and blocked after ``since_ms``."""
+        """Responses accepted and declined, requests let through, and items of either
+        blocked, after ``since_ms`` (after-callbacks' pairs are not counted)."""
         allowed = decisions.c.result_code == 0
+        response = decisions.c.command == RESPONSE_COMMAND
         accepting = decisions.c.action.in_(_ACCEPTING)
         query = sa.select(
-            sa.func.count().filter(sa.and_(allowed, accepting)),
-            sa.func.count().filter(sa.and_(allowed, sa.not_(accepting))),
+            sa.func.count().filter(sa.and_(allowed, response, accepting)),
+            sa.func.count().filter(sa.and_(allowed, response, sa.not_(accepting))),
+            sa.func.count().filter(sa.and_(allowed, decisions.c.command == REQUEST_COMMAND)),
             sa.func.count().filter(decisions.c.result_code != 0),
         ).where(decisions.c.received_at_ms > since_ms)
         with self.engine.connect() as db:
-            accepted, declined, blocked = db.execute(query).one()
-        return {"accepted": accepted, "declined": declined, "blocked": blocked}
+            accepted, declined, requested, blocked = db.execute(query).one()
+        return {
+            "accepted": accepted,
+            "declined": declined,
+            "requested": requested,
+            "blocked": blocked,
+        }
+
+    def blocked_by_users(
+        self, since_ms: int, threshold: int, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Accounts that at least ``threshold`` distinct users put on their blocklist
+        (``Sns.CallbackBlackListAdd``) since ``since_ms``, the most reported first: each with
+        ``account``, ``users`` (how many distinct users), ``last_ms`` (the newest report).
+        Read from the audit log, so every instance's reports count."""
+        reported = decisions.c.to_account
+        users = sa.func.count(sa.distinct(decisions.c.from_account))
+        query = (
+            sa.select(
+                reported.label("account"),
+                users.label("users"),
+                sa.func.max(decisions.c.received_at_ms).label("last_ms"),
+            )
+            .where(
+                decisions.c.command == BLOCKLIST_ADDED_COMMAND,
+                decisions.c.received_at_ms >= since_ms,
+            )
+            .group_by(reported)
+            .having(users >= threshold)
+            .order_by(users.desc(), sa.func.max(decisions.c.received_at_ms).desc(), reported)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [
+                {"account": row.account, "users": int(row.users), "last_ms": int(row.last_ms)}
+                for row in db.execute(query)
+            ]
+
+    def story(self, first: str, second: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Every row between ``first`` and ``second``, whichever sent what, in the order they
+        were received (the newest ``limit``): the pair's request, response, and what became of
+        the friendship."""
+        between = sa.or_(
+            sa.and_(decisions.c.from_account == first, decisions.c.to_account == second),
+            sa.and_(decisions.c.from_account == second, decisions.c.to_account == first),
+        )
+        # In the order they arrived: ids follow the order the rows were shipped, which
+        # another worker's or instance's spool may change by a moment.
+        order = [decisions.c.received_at_ms.desc(), decisions.c.id.desc()]
+        rows = self.decisions([between], order, limit)
+        rows.reverse()
+        return rows
 
     def counts(self) -> tuple[int, int]:
         """How many callbacks and item decisions the log holds."""
@@ -529,6 +617,7 @@ class AuditLog:
                 decisions.c.received_at_ms,
                 callbacks.c.client_ip,
                 callbacks.c.platform,
+                decisions.c.command,
             )
             .select_from(decisions.join(callbacks, callbacks.c.id == decisions.c.callback_id))
             .order_by(decisions.c.id)

@@ -42,7 +42,15 @@ from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 from flask_friendcb.state import get_state
 
 from .accounts import ACCOUNT_MAX_BYTES, account_problem
-from .audit_log import MinuteCount
+from .audit_log import (
+    BLOCKLIST_ADDED_COMMAND,
+    BLOCKLIST_REMOVED_COMMAND,
+    FRIEND_ADDED_COMMAND,
+    FRIEND_DELETED_COMMAND,
+    REQUEST_COMMAND,
+    MinuteCount,
+)
+from .audit_schema import RESPONSE_COMMAND
 from .feed import POLL_SECONDS, Cursor, Feed, feed_of
 from .policies import current_policies
 from .service import Service, current_service
@@ -293,14 +301,16 @@ def decisions() -> Response:
 
 @operator.get("/api/stats")
 def stats() -> Response:
-    """Accepted, declined and blocked items in the last hour."""
+    """Accepted and declined responses, requests let through, and blocked items in the last
+    hour."""
     return jsonify(_stats(current_service()))
 
 
 @operator.get("/api/chart")
 def chart() -> Response:
-    """Accepted, declined and blocked items (by policy) per minute, over the last hour: one
-    entry per minute, oldest first, the current minute last."""
+    """Accepted and declined responses, requests let through, and blocked items (by policy)
+    per minute, over the last hour: one entry per minute, oldest first, the current minute
+    last."""
     service = current_service()
     now_ms = service.now_ms()
     current = now_ms - now_ms % 60_000
@@ -313,7 +323,9 @@ def chart() -> Response:
 
 def minutes_from(counts: list[MinuteCount], first_ms: int) -> list[dict[str, Any]]:
     """The chart's minutes from ``first_ms`` on, empty ones included."""
-    allowed: list[dict[str, int]] = [{"accepted": 0, "declined": 0} for _ in range(CHART_MINUTES)]
+    allowed: list[dict[str, int]] = [
+        {"accepted": 0, "declined": 0, "requested": 0} for _ in range(CHART_MINUTES)
+    ]
     blocked: list[dict[str, int]] = [{} for _ in range(CHART_MINUTES)]
     for count in counts:
         index = (count.minute_ms - first_ms) // 60_000
@@ -322,7 +334,7 @@ def minutes_from(counts: list[MinuteCount], first_ms: int) -> list[dict[str, Any
         if count.kind == "blocked":
             policy = policy_name(count.hook)
             blocked[index][policy] = blocked[index].get(policy, 0) + count.count
-        else:
+        elif count.kind in allowed[index]:
             allowed[index][count.kind] += count.count
     return [
         {"minute_ms": first_ms + n * 60_000, **allowed[n], "blocked": blocked[n]}
@@ -378,6 +390,53 @@ def unblock() -> tuple[Response, int]:
     if not removed:
         return jsonify(error="not on the blocklist"), 404
     return jsonify(account=account), 200
+
+
+@operator.get("/api/reported")
+def reported() -> Response:
+    """Accounts that at least ``EXAMPLE_REPORT_THRESHOLD`` distinct users put on their own
+    blocklist (``Sns.CallbackBlackListAdd``) within the last ``EXAMPLE_REPORT_WINDOW``
+    seconds, the most reported first, read from the audit log (every instance's callbacks);
+    ``blocked``: whether the account is on the service's blocklist already (``null`` when the
+    blocklist cannot be read)."""
+    service = current_service()
+    settings = service.settings
+    since_ms = service.now_ms() - int(settings.report_window * 1000)
+    accounts = service.store.blocked_by_users(since_ms, settings.report_threshold)
+    listed: set[str] | None
+    try:
+        listed = (
+            {entry.account for entry in current_policies().blocklist.entries()}
+            if accounts
+            else set()
+        )
+    except PolicyStorageError as error:
+        logger.warning("the blocklist storage failed: %s", error)
+        listed = None
+    return jsonify(
+        threshold=settings.report_threshold,
+        window_s=settings.report_window,
+        accounts=[
+            {**account, "blocked": None if listed is None else account["account"] in listed}
+            for account in accounts
+        ],
+    )
+
+
+@operator.get("/api/story")
+def story() -> Response:
+    """The story of the pair ``a``, ``b`` (two accounts, in either order): every row between
+    them, oldest first (the newest 100), and its stages (``requested``, ``accepted``,
+    ``added``, ...)."""
+    accounts = []
+    for name in ("a", "b"):
+        account = request.args.get(name, "")
+        problem = account_problem(account)
+        if problem is not None:
+            abort(400, f"{name}: {problem}")
+        accounts.append(account)
+    rows = [present(row) for row in current_service().store.story(accounts[0], accounts[1])]
+    return jsonify(a=accounts[0], b=accounts[1], rows=rows, stages=story_of(rows))
 
 
 def _json_object() -> dict[str, Any] | None:
@@ -495,16 +554,49 @@ def stream(
         feed.wait(generation, max(0.0, wake_at - now))
 
 
+#: The step of each command in a friendship's story, and the kind of its rows.
+STEPS = {
+    REQUEST_COMMAND: ("request", "requested"),
+    RESPONSE_COMMAND: ("response", ""),
+    FRIEND_ADDED_COMMAND: ("after", "added"),
+    FRIEND_DELETED_COMMAND: ("after", "deleted"),
+    BLOCKLIST_ADDED_COMMAND: ("after", "blocklisted"),
+    BLOCKLIST_REMOVED_COMMAND: ("after", "unblocklisted"),
+}
+
+
 def present(row: dict[str, Any]) -> dict[str, Any]:
-    """A decision as the page shows it."""
+    """A row of the audit log as the page shows it: ``step`` (request, response, after),
+    ``kind`` (blocked; requested; accepted, declined; added, deleted, blocklisted,
+    unblocklisted)."""
+    command = row.get("command") or RESPONSE_COMMAND
+    step, kind = STEPS.get(command, ("after", "other"))
     blocked = row["result_code"] != 0
     if blocked:
         kind = "blocked"
-    elif row["action"] in _ACCEPTING:
-        kind = "accepted"
-    else:
-        kind = "declined"
-    return {**row, "policy": policy_name(row["hook"]), "blocked": blocked, "kind": kind}
+    elif step == "response":
+        kind = "accepted" if row["action"] in _ACCEPTING else "declined"
+    return {
+        **row,
+        "command": command,
+        "step": step,
+        "policy": policy_name(row["hook"]),
+        "blocked": blocked,
+        "kind": kind,
+    }
+
+
+def story_of(rows: list[dict[str, Any]]) -> list[str]:
+    """The stages of a pair's story, oldest first, from its presented rows: ``requested``,
+    ``request blocked``, ``accepted``, ``declined``, ``response blocked``, ``added``,
+    ``deleted``, ``blocklisted``, ``unblocklisted``."""
+    stages = []
+    for row in rows:
+        if row["blocked"]:
+            stages.append(f"{row['step']} blocked")
+        else:
+            stages.append(row["kind"])
+    return stages
 
 
 def policy_name(hook: str | None) -> str:

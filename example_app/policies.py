@@ -17,6 +17,21 @@ velocity     38002   an acceptance by a responder who has accepted EXAMPLE_VELOC
                      (``RateLimitPolicy``)
 ============ ======= ==========================================================================
 
+The same policies run at the request step (``Sns.CallbackPrevFriendAdd``), before a friend
+request reaches the other user, in the same order and with the same codes:
+
+================= ======= =====================================================================
+request policy    code    refuses
+================= ======= =====================================================================
+request_blocklist 38001   a request whose sender (From_Account) is on the operator's blocklist
+request_content   38003   an AddWording over 256 bytes, a Remark over 96 or a GroupName over 30
+                          (UTF-8), or one holding a banned word, a link, an e-mail address or
+                          a contact number (``ContentPolicy``)
+request_velocity  38002   a request by a sender who has sent EXAMPLE_VELOCITY_LIMIT requests
+                          within the last EXAMPLE_VELOCITY_WINDOW seconds (counted apart from
+                          acceptances)
+================= ======= =====================================================================
+
 Velocity runs last, so an acceptance another policy refused does not use up the responder's
 allowance. The blocklist and the velocity counts live in SQLite files beside the database
 (the processes of one machine), or in Redis when ``EXAMPLE_REDIS_URL`` is set (many
@@ -43,9 +58,10 @@ from flask_friendcb import (
     ResponseAction,
 )
 from flask_friendcb.blueprint import get_state
+from flask_friendcb.models import FriendAddEvent, FriendAddItem
 from flask_friendcb.policies import BlocklistPolicy, ContentPolicy, RateLimitPolicy
 from flask_friendcb.policies.base import UNCHECKED_INFO, redact
-from flask_friendcb.policies.content import REMARK_MAX_BYTES, TAG_MAX_BYTES
+from flask_friendcb.policies.content import REMARK_MAX_BYTES, TAG_MAX_BYTES, WORDING_MAX_BYTES
 from flask_friendcb.policies.storage import as_redis_url
 
 from .service import current_service
@@ -202,4 +218,43 @@ def velocity(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | N
     return Reject(
         PolicyCode.VELOCITY,
         f"more than {settings.velocity_limit} acceptances in {settings.velocity_window:g} s",
+    )
+
+
+@friendcb.on_friend_add
+def request_blocklist(item: FriendAddItem, event: FriendAddEvent) -> Reject | None:
+    """A blocked account sends no friend request: it never reaches the other user."""
+    return current_policies().blocklist(item, event)
+
+
+@friendcb.on_friend_add
+def request_content(item: FriendAddItem, event: FriendAddEvent) -> Reject | None:
+    """Wordings, remarks and friend groups within Tencent's limits, without banned words,
+    links, e-mail addresses or contact numbers: the wording first, what a spammer writes to
+    every victim."""
+    policy = current_policies().content
+    for field, text, limit in (
+        ("wording", item.add_wording, WORDING_MAX_BYTES),
+        ("remark", item.remark, REMARK_MAX_BYTES),
+        ("friend group", item.group_name, TAG_MAX_BYTES),
+    ):
+        match = policy.find(text, max_bytes=limit)
+        if match is not None:
+            return Reject(
+                PolicyCode.CONTENT, CONTENT_INFO[match.rule].format(field=field, limit=limit)
+            )
+    return None
+
+
+@friendcb.on_friend_add
+def request_velocity(item: FriendAddItem, event: FriendAddEvent) -> Reject | None:
+    """At most EXAMPLE_VELOCITY_LIMIT requests sent per sender per window (the farm that
+    sends 500 requests a minute), counted apart from acceptances."""
+    decision = current_policies().velocity(item, event)
+    if decision is None or decision.info == UNCHECKED_INFO:
+        return decision
+    settings = current_service().settings
+    return Reject(
+        PolicyCode.VELOCITY,
+        f"more than {settings.velocity_limit} requests in {settings.velocity_window:g} s",
     )

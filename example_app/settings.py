@@ -40,6 +40,11 @@ class ExampleSettings:
     velocity_limit: int = 20
     #: The velocity window, in seconds (counted in whole seconds, rounded up).
     velocity_window: float = 60.0
+    #: An account this many distinct users put on their blocklist within the report window
+    #: shows on the page's "blocked by users" panel.
+    report_threshold: int = 3
+    #: The report window, in seconds.
+    report_window: float = 3600.0
     #: Words a remark or friend group may not hold (the content policy reads them the way it
     #: reads remarks; here they are only folded, to drop duplicates).
     banned_words: tuple[str, ...] = ()
@@ -93,6 +98,10 @@ class ExampleSettings:
             password=_optional_str(get("password", None)),
             velocity_limit=_integer("velocity_limit", get("velocity_limit", cls.velocity_limit), 1),
             velocity_window=_number("velocity_window", get("velocity_window", cls.velocity_window)),
+            report_threshold=_integer(
+                "report_threshold", get("report_threshold", cls.report_threshold), 1
+            ),
+            report_window=_number("report_window", get("report_window", cls.report_window)),
             banned_words=_words(get("banned_words", ())),
             database=_file("database", get("database", None)),
             redis_url=_redis_url(get("redis_url", None)),

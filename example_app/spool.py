@@ -87,10 +87,23 @@ def journal_folder(path: str) -> Path:
 
 def waiting(path: str) -> int:
     """How many records wait in the spool file at ``path`` and its journal, read without
-    changing either (for a look from outside, such as a test's)."""
+    changing either (for a look from outside, such as a test's). A drainer may move a segment
+    into the table between the two reads (its records then in neither): the table is read
+    again after the journal, until it did not change meanwhile."""
     with contextlib.closing(sqlite3.connect(path)) as db:
-        (count,) = db.execute("SELECT count(*) FROM spool").fetchone()
-    return int(count) + journal_lines(path)
+
+        def table() -> int:
+            (count,) = db.execute("SELECT count(*) FROM spool").fetchone()
+            return int(count)
+
+        after = table()
+        for _ in range(100):
+            before = after
+            lines = journal_lines(path)
+            after = table()
+            if after == before:
+                break
+    return after + lines
 
 
 def journal_lines(path: str) -> int:
@@ -173,8 +186,14 @@ class Journal:
     def _open_next(self) -> None:
         self._number += 1
         path = self.folder / f"{self._name}-{self._number:08d}.jsonl"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Created under a name no drainer adopts, and renamed once locked: a segment is never
+        # seen unlocked, else another worker's drainer could adopt it (empty) and delete it
+        # before this process locks it, and the records written to it then would be lost.
+        # A process killed in between leaves an empty ``.new`` file behind, never a record.
+        fresh = path.with_name(path.name + ".new")
+        fd = os.open(fresh, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(fresh, path)
         self._fd, self._path, self._written = fd, path, 0
 
 

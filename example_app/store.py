@@ -136,7 +136,8 @@ class Store:
         return self.audit.last_decision_id()
 
     def stats(self, since_ms: int) -> dict[str, int]:
-        """Items accepted, declined and blocked after ``since_ms``."""
+        """Responses accepted and declined, requests let through, and items blocked after
+        ``since_ms``."""
         self._sync()
         return self.audit.stats(since_ms)
 
@@ -144,6 +145,18 @@ class Store:
         """How many callbacks and item decisions the log holds."""
         self._sync()
         return self.audit.counts()
+
+    def blocked_by_users(self, since_ms: int, threshold: int) -> list[dict[str, Any]]:
+        """Accounts that ``threshold`` or more distinct users blocklisted since ``since_ms``;
+        see :meth:`example_app.audit_log.AuditLog.blocked_by_users`."""
+        self._sync()
+        return self.audit.blocked_by_users(since_ms, threshold)
+
+    def story(self, first: str, second: str) -> list[dict[str, Any]]:
+        """The rows between two accounts, oldest first; see
+        :meth:`example_app.audit_log.AuditLog.story`."""
+        self._sync()
+        return self.audit.story(first, second)
 
     def _sync(self) -> None:
         if self.drainer is not None:

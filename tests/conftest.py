@@ -30,6 +30,7 @@ from flask_friendcb.policies import BlocklistPolicy
 from flask_friendcb.testing import (
     SAMPLE_REQUEST,
     callback_query,
+    friend_add_body,
     friend_response_body,
     signed_client,
 )
@@ -183,6 +184,25 @@ class ExampleService:
 
     def codes(self, from_account: str, *items: Any) -> list[int]:
         return [code for code, _ in self.callback(from_account, *items)]
+
+    def request(self, from_account: str, *items: Any) -> list[tuple[int, str]]:
+        """Send one signed friend-request callback (``Sns.CallbackPrevFriendAdd``); each
+        item's (ResultCode, ResultInfo)."""
+        response = signed_client(self.app).callback(
+            friend_add_body(from_account, list(items), event_time_ms=int(self.clock() * 1000))
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return [(item["ResultCode"], item["ResultInfo"]) for item in response.json["ResultItem"]]
+
+    def request_codes(self, from_account: str, *items: Any) -> list[int]:
+        return [code for code, _ in self.request(from_account, *items)]
+
+    def after(self, body: dict[str, Any]) -> None:
+        """Send one signed after-callback (a ``friend_added_body(...)``, say); Tencent's
+        answer to it is always OK."""
+        response = signed_client(self.app).callback(body)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.json == {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
 
 
 @pytest.fixture

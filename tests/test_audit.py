@@ -107,7 +107,7 @@ def record(
         }
         for to in to_accounts or ("alice",)
     ]
-    return {
+    result: AuditRecord = {
         "record_id": uuid.uuid4().hex,
         "received_at_ms": received_at_ms,
         "event_time_ms": received_at_ms - 5,
@@ -118,6 +118,9 @@ def record(
         "platform": "RESTAPI",
         "items": items,
     }
+    if "command" in extra:
+        result["command"] = extra["command"]
+    return result
 
 
 def table_names(engine: sa.Engine) -> set[str]:
@@ -143,7 +146,7 @@ def test_an_empty_database_is_upgraded_to_head(audit_url: str) -> None:
     assert audit.revision() is None
     audit.upgrade()
     try:
-        assert audit.revision() == AuditLog.head() == "0004"
+        assert audit.revision() == AuditLog.head() == "0005"
         assert {"callbacks", "decisions", "alembic_version"} <= table_names(audit.engine)
         assert {"callbacks_by_record", "callbacks_by_time"} <= index_names(
             audit.engine, "callbacks"
@@ -155,7 +158,7 @@ def test_an_empty_database_is_upgraded_to_head(audit_url: str) -> None:
         } <= index_names(audit.engine, "decisions")
         assert audit.counts() == (0, 0)
         audit.upgrade()  # a second upgrade (another worker, a restart) changes nothing
-        assert audit.revision() == "0004"
+        assert audit.revision() == "0005"
     finally:
         audit.close()
 
@@ -170,11 +173,22 @@ def test_the_previous_head_with_data_is_upgraded_with_the_data_kept(audit_url: s
         with audit.engine.begin() as db:
             for statement in LEGACY_ROWS:
                 db.execute(sa.text(statement))
-        before = audit.latest()
+        old_columns = (
+            "SELECT d.id, d.from_account, d.to_account, d.action, d.remark, d.result_code,"
+            " d.result_info, d.outcome, d.hook, c.client_ip FROM decisions d"
+            " JOIN callbacks c ON c.id = d.callback_id ORDER BY d.id"
+        )
+        with audit.engine.connect() as db:
+            before = [dict(row) for row in db.execute(sa.text(old_columns)).mappings()]
         audit.upgrade()
-        assert audit.revision() == "0004"
+        assert audit.revision() == "0005"
         assert audit.counts() == (2, 3)
-        assert audit.latest() == before
+        # Every old row kept as it was, read as a friend response with no wording.
+        after = list(reversed(audit.latest()))
+        assert [{key: row[key] for key in before[0]} for row in after] == before
+        assert {(row["command"], row["wording"]) for row in after} == {
+            ("Sns.CallbackPrevFriendResponse", "")
+        }
         with audit.engine.connect() as db:
             ids = db.execute(sa.text("SELECT id, record_id FROM callbacks ORDER BY id")).all()
             decisions = db.execute(
@@ -196,6 +210,52 @@ def test_the_previous_head_with_data_is_upgraded_with_the_data_kept(audit_url: s
         audit.close()
 
 
+def test_0004_with_data_is_upgraded_to_the_whole_flow_and_back(audit_url: str) -> None:
+    audit = AuditLog(audit_url)
+    audit.upgrade("0004")
+    try:
+        columns = {c["name"] for c in sa.inspect(audit.engine).get_columns("decisions")}
+        assert "command" not in columns
+        assert "wording" not in columns
+        with audit.engine.begin() as db:
+            for statement in LEGACY_ROWS:
+                db.execute(sa.text(statement))
+        audit.upgrade()
+        assert audit.revision() == "0005"
+        assert "decisions_by_command" in index_names(audit.engine, "decisions")
+        with audit.engine.connect() as db:
+            commands = db.execute(sa.text("SELECT DISTINCT command FROM callbacks")).all()
+        assert [tuple(row) for row in commands] == [("Sns.CallbackPrevFriendResponse",)]
+        exported = list(audit.export())
+        assert [row["command"] for row in exported] == ["Sns.CallbackPrevFriendResponse"] * 3
+        assert [row["to_account"] for row in exported] == ["eve", "al", "cy"]
+        # A request after the upgrade sits beside the old responses.
+        request = record("mallory", "alice", command="Sns.CallbackPrevFriendAdd")
+        request["items"][0]["wording"] = "add me"
+        audit.ship([request])
+        newest = audit.latest(limit=1)[0]
+        assert (newest["command"], newest["wording"]) == ("Sns.CallbackPrevFriendAdd", "add me")
+        # Down to 0004 (responses only): the request goes, the old rows stay.
+        _downgrade(audit, "0004")
+        assert audit.revision() == "0004"
+        assert audit.counts() == (2, 3)
+    finally:
+        audit.close()
+
+
+def _downgrade(audit: AuditLog, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from example_app.audit_log import MIGRATIONS
+
+    with audit.engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", MIGRATIONS)
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def test_a_database_of_the_hand_written_layer_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as db:
@@ -207,7 +267,7 @@ def test_a_database_of_the_hand_written_layer_is_migrated_in_place(tmp_path: Pat
     app = create_app(example_config(str(path), FRIENDCB_CLOCK=FrozenClock(NOW)))
     store = get_service(app).store
     try:
-        assert store.audit.revision() == "0004"
+        assert store.audit.revision() == "0005"
         assert store.counts() == (2, 3)
         assert [row["to_account"] for row in store.latest()] == ["cy", "al", "eve"]
     finally:
@@ -232,9 +292,9 @@ def test_flask_db_upgrade_migrates_the_configured_database(
     current = subprocess.run(
         [*command, "current"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
-    assert "0004 (head)" in current.stdout, current.stdout + current.stderr
+    assert "0005 (head)" in current.stdout, current.stdout + current.stderr
     audit = AuditLog(postgres_url)
-    assert audit.revision() == "0004"
+    assert audit.revision() == "0005"
     audit.close()
 
 
@@ -319,7 +379,7 @@ def test_without_pg_trgm_the_upgrade_warns_and_search_still_works(
     log = AuditLog(sa.make_url(url).set(username=role))
     try:
         log.upgrade()
-        assert log.revision() == "0004"
+        assert log.revision() == "0005"
         assert "pg_trgm" in caplog.text
         assert "InsufficientPrivilege" in caplog.text
         assert not {"decisions_from_trgm", "decisions_to_trgm"} & index_names(
@@ -390,6 +450,24 @@ def test_a_batch_shipped_twice_writes_each_row_once(log: AuditLog) -> None:
     assert log.counts() == (3, 4)
     rows = log.latest()
     assert sorted(row["to_account"] for row in rows) == ["a", "b", "c", "d"]
+
+
+def test_a_record_spooled_before_the_whole_flow_is_shipped_as_a_response(log: AuditLog) -> None:
+    # A spool written by the previous version: no command, no wording, no pair accounts.
+    old = record("bob", "alice")
+    assert "command" not in old
+    pair = record("dave", "farm01", command="Sns.CallbackBlackListAdd")
+    pair["items"][0]["from_account"] = "erin"
+    log.ship([old, pair])
+    newest, oldest = log.latest()
+    assert (oldest["command"], oldest["from_account"], oldest["wording"]) == (
+        "Sns.CallbackPrevFriendResponse",
+        "bob",
+        "",
+    )
+    # A pair's own From_Account wins over the callback's.
+    assert (newest["command"], newest["from_account"]) == ("Sns.CallbackBlackListAdd", "erin")
+    assert log.blocked_by_users(0, 1) == [{"account": "farm01", "users": 1, "last_ms": NOW * 1000}]
 
 
 def test_a_spool_replayed_twice_writes_each_row_once(log: AuditLog, tmp_path: Path) -> None:

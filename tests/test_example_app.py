@@ -88,6 +88,7 @@ def test_unset_development_defaults_are_announced_with_the_console_url(
     assert warning.startswith("the development token is in use (FRIENDCB_TOKEN is unset")
     assert "https://<this host>/im/callback" in warning
     assert "Before a Friend Request Is Responded" in warning
+    assert "Before a Friend Is Added" in warning
 
 
 def test_a_development_sdkappid_alone_is_announced_too(
@@ -194,6 +195,7 @@ def test_every_callback_and_decision_is_audited(example: BuildExample) -> None:
     assert dict(callback) == {
         "record_id": record_id,
         "id": 1,
+        "command": "Sns.CallbackPrevFriendResponse",
         "received_at_ms": NOW * 1000 + 250,
         "event_time_ms": 1_699_999_999_123,
         "sdkappid": SDKAPPID,

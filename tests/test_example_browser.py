@@ -18,10 +18,16 @@ import pytest
 
 from devtools import browser as devtools_browser
 from example_app import PolicyCode
-from flask_friendcb.testing import response_item
+from flask_friendcb.testing import (
+    blocklist_added_body,
+    friend_add_body,
+    friend_add_item,
+    friend_added_body,
+    response_item,
+)
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, chromium, require_browser
-from .example_support import send, serve_example
+from .example_support import send, send_body, serve_example
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -376,6 +382,70 @@ def test_block_from_a_row_takes_effect_on_the_next_callback_and_unblock_can_be_u
     page.click("#undo-button")
     expect(entry).to_contain_text("hijacked account")
     assert send(address, "rowblock_eve", "rowblock_gina") == [PolicyCode.BLOCKLISTED]
+
+
+def test_a_request_shows_beside_its_response_with_the_pairs_story(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    request = friend_add_body("story_bob", [friend_add_item("story_ann", wording="hi, it's Bob")])
+    assert [item["ResultCode"] for item in send_body(address, request)["ResultItem"]] == [0]
+    assert send(address, "story_ann", "story_bob") == [0]
+    send_body(address, friend_added_body([("story_ann", "story_bob", "story_bob")]))
+    request_row = page.locator('#decision-rows tr.step-request[data-from="story_bob"]')
+    expect(request_row).to_have_count(1)
+    expect(request_row.locator("td.action")).to_contain_text("request")
+    expect(request_row.locator("td.text .wording")).to_have_text("hi, it's Bob")
+    expect(page.locator('#decision-rows tr.step-response[data-from="story_ann"]')).to_have_count(1)
+    added = page.locator('#decision-rows tr.step-after[data-from="story_ann"]')
+    expect(added.locator("td.action")).to_contain_text("friends added")
+    expect(added.locator(".badge")).to_have_text("observed")
+    request_row.locator(".details-button").click()
+    stages = page.locator("#decision-rows tr.details .story .stage-name")
+    expect(stages).to_have_text(["requested", "accepted", "added"])
+    # The walk-through of docs/example.md: a spam request's sender blocked from its row, in
+    # the dialog's default choice, and its next request refused at the request step.
+    send_body(address, friend_add_body("story_farm", [friend_add_item("story_ann")]))
+    spam_row = page.locator('#decision-rows tr.step-request[data-from="story_farm"]')
+    spam_row.locator(".block-button").click()
+    expect(page.locator("#block-dialog-from-role")).to_have_text("Sender")
+    expect(page.locator("#block-dialog-to-role")).to_have_text("Recipient")
+    expect(page.locator('#block-dialog input[value="from"]')).to_be_checked()
+    page.click("#block-dialog-confirm")
+    expect(page.locator('#blocklist li[data-account="story_farm"]')).to_have_count(1)
+    refused = send_body(address, friend_add_body("story_farm", [friend_add_item("story_cy")]))
+    assert refused["ResultItem"][0]["ResultCode"] == PolicyCode.BLOCKLISTED
+    row = page.locator('#decision-rows tr.step-request.blocked[data-to="story_cy"]')
+    expect(row.locator(".badge")).to_have_text("blocked 38001")
+    row.locator(".details-button").click()
+    details = page.locator(
+        f'#decision-rows tr.details[data-details-for="{row.get_attribute("data-id")}"]'
+    )
+    expect(details.locator(".story .stage-name")).to_have_text(["request blocked"])
+
+
+def test_an_account_blocklisted_by_three_users_is_blocked_in_one_click(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    address = address_of(page)
+    hostile = "rep_\u202e" + "W" * 5000  # any value: a right-to-left override, 5,000 wide
+    pairs = [(f"rep_u{i}", account) for i in range(3) for account in ("rep_spammer", hostile)]
+    send_body(address, blocklist_added_body(pairs))
+    page.reload()
+    entry = page.locator('#reported li[data-account="rep_spammer"]')
+    expect(entry).to_contain_text("blocklisted by 3 users")
+    # The 5,000-character account is shown cut, marked, and cannot be blocked.
+    long_entry = page.locator("#reported li").filter(has_text="cannot be blocked")
+    expect(long_entry).to_have_count(1)
+    layout = page.evaluate(LAYOUT)
+    assert layout["page"] <= layout["viewport"], layout
+    entry.locator(".block-button").click()
+    expect(entry.locator(".badge")).to_have_text("blocked")
+    expect(page.locator('#blocklist li[data-account="rep_spammer"]')).to_contain_text(
+        "blocklisted by 3 users"
+    )
+    spam = send_body(address, friend_add_body("rep_spammer", [friend_add_item("rep_u9")]))
+    assert spam["ResultItem"][0]["ResultCode"] == PolicyCode.BLOCKLISTED
 
 
 def test_any_account_can_be_blocked_and_a_too_long_one_is_refused_whole(page: Page) -> None:

@@ -237,10 +237,21 @@ def test_the_counters_cover_the_last_hour(example: BuildExample) -> None:
     service.callback("bob", "a", "b", response_item("c", "Response_Action_Reject"))
     service.clock.now += STATS_WINDOW_MS / 1000 - 1
     service.callback("carol", "d")
+    service.request("carol", "e")
     client = operator_client(service)
-    assert client.get("/api/stats").json == {"accepted": 2, "declined": 1, "blocked": 1}
+    assert client.get("/api/stats").json == {
+        "accepted": 2,
+        "declined": 1,
+        "requested": 1,
+        "blocked": 1,
+    }
     service.clock.now += 1  # the first callback is now an hour old
-    assert client.get("/api/stats").json == {"accepted": 1, "declined": 0, "blocked": 0}
+    assert client.get("/api/stats").json == {
+        "accepted": 1,
+        "declined": 0,
+        "requested": 1,
+        "blocked": 0,
+    }
 
 
 # -- the event stream ------------------------------------------------------------------------
@@ -261,7 +272,7 @@ def test_the_stream_sends_what_follows_the_given_id_then_the_counters(
     blocked = events[0][2]
     assert isinstance(blocked, dict)
     assert (blocked["to_account"], blocked["blocked"], blocked["policy"]) == ("x", True, "content")
-    assert events[2][2] == {"accepted": 2, "declined": 0, "blocked": 1}
+    assert events[2][2] == {"accepted": 2, "declined": 0, "requested": 0, "blocked": 1}
 
 
 def test_the_events_route_resumes_after_last_event_id(example: BuildExample) -> None:

@@ -22,14 +22,20 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from example_app import PolicyCode
-from flask_friendcb.testing import response_item
+from flask_friendcb.testing import (
+    blocklist_added_body,
+    friend_add_body,
+    friend_add_item,
+    response_item,
+)
 
 from .conftest import SDKAPPID, TOKEN
-from .example_support import send
+from .example_support import send, send_body
 from .live_events import live_stream
 from .servers import ROOT, free_port, wait_for_port
 
@@ -160,6 +166,19 @@ def test_the_doc_starts_two_instances_of_two_gevent_workers_from_the_example_ins
     assert "EXAMPLE_REDIS_URL='redis://" in exports
 
 
+def get_json(address: str, path: str) -> dict[str, Any]:
+    host, port = address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", path)
+        reply = connection.getresponse()
+        body: dict[str, Any] = json.loads(reply.read())
+    finally:
+        connection.close()
+    assert reply.status == 200, body
+    return body
+
+
 def test_two_instances_on_one_postgresql_and_one_redis(
     deploy_venv: Path, postgres_url: str, redis_url: str
 ) -> None:
@@ -214,6 +233,25 @@ def test_two_instances_on_one_postgresql_and_one_redis(
         assert send(other, "alice", response_item("spammer")) == [PolicyCode.BLOCKLISTED]
         assert send(one, "alice", response_item("spammer")) == [PolicyCode.BLOCKLISTED]
         answered_items += 2
+        # ... and at the request step too: the blocked account sends no friend request.
+        for address in (one, other):
+            answer = send_body(address, friend_add_body("spammer", [friend_add_item("bob")]))
+            assert answer["ResultItem"][0]["ResultCode"] == PolicyCode.BLOCKLISTED
+            answered_items += 1
+
+        # Users of either instance blocklist an account: each instance's "blocked by users"
+        # panel counts every one (from the shared audit log).
+        send_body(one, blocklist_added_body([("u1", "farm07"), ("u2", "farm07")]))
+        send_body(other, blocklist_added_body([("u3", "farm07")]))
+        answered_items += 3
+        for address in (one, other):
+            deadline = time.monotonic() + 30
+            while True:
+                reported = get_json(address, "/api/reported")["accounts"]
+                if reported or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert [(r["account"], r["users"]) for r in reported] == [("farm07", 3)]
 
         # The audit export has one line per answered item, once the spools are shipped.
         deadline = time.monotonic() + 30
@@ -225,3 +263,6 @@ def test_two_instances_on_one_postgresql_and_one_redis(
         assert len(lines) == answered_items
         rows = [json.loads(line) for line in lines]
         assert sum(row["to_account"] == "spammer" for row in rows) == 2
+        commands = [row["command"] for row in rows]
+        assert commands.count("Sns.CallbackPrevFriendAdd") == 2
+        assert commands.count("Sns.CallbackBlackListAdd") == 3

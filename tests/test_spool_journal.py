@@ -97,3 +97,37 @@ def test_a_living_writers_segment_is_not_adopted(tmp_path: Path) -> None:
     assert waiting(str(path)) == 1
     writer.close()
     other.close()
+
+
+def test_a_segment_just_created_is_never_adopted_before_its_writer_locks_it(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # Another worker's drainer adopts the folder's segments in the moment between a writer's
+    # creating its next segment and locking it: on a busy machine a process may be paused
+    # just there.
+    import fcntl
+
+    path = tmp_path / "spool.sqlite3"
+    writer, other = Spool(str(path)), Spool(str(path))
+    real_flock = fcntl.flock
+    adopted: list[int] = []
+
+    def flock(fd: int, operation: int) -> None:
+        if not adopted and operation == fcntl.LOCK_EX | fcntl.LOCK_NB:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if writer.journal.folder.name in target and writer.journal._fd < 0:
+                adopted.append(1)
+                other.absorb(adopt=True)  # the other drainer, right then
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    writer.record(record(1))  # the first write: the writer's first segment
+    assert adopted == [1]
+    monkeypatch.setattr(fcntl, "flock", real_flock)
+    writer.absorb()
+    assert len(table(path)) == 1
+    writer.record(record(2))
+    writer.absorb()
+    assert len(table(path)) == 2
+    writer.close()
+    other.close()

@@ -15,7 +15,7 @@ const BOTTOM = 20;
 const TOP = 8;
 const MINUTE = 60000;
 // Series, bottom to top; blocked ones follow, one per policy.
-const ALLOWED = ["accepted", "declined"];
+const ALLOWED = ["accepted", "declined", "requested"];
 const KNOWN_POLICIES = ["blocklist", "content", "velocity"];
 
 function svg(tag, attributes = {}) {
@@ -36,7 +36,8 @@ function clock(ms) {
 // A CSS class for a series: known policies have their own colour, any other shares one.
 export function seriesClass(name) {
   if (ALLOWED.includes(name)) return "series-" + name;
-  const policy = name.slice("blocked:".length);
+  // A policy at the request step (request_blocklist) has its response step's colour.
+  const policy = name.slice("blocked:".length).replace(/^request_/, "");
   return "series-blocked " + (KNOWN_POLICIES.includes(policy) ? "policy-" + policy : "policy-other");
 }
 
@@ -107,7 +108,7 @@ export function createChart(container, legend, minutes = 60) {
     if (decision.kind === "blocked") {
       const policy = decision.policy || "";
       bucket.blocked[policy] = (bucket.blocked[policy] || 0) + 1;
-    } else if (decision.kind === "accepted" || decision.kind === "declined") {
+    } else if (ALLOWED.includes(decision.kind)) {
       bucket[decision.kind] += 1;
     }
     draw();

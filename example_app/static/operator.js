@@ -12,6 +12,8 @@ const urls = {
   events: body.dataset.eventsUrl,
   blocklist: body.dataset.blocklistUrl,
   chart: body.dataset.chartUrl,
+  reported: body.dataset.reportedUrl,
+  story: body.dataset.storyUrl,
 };
 const maxRows = Number(body.dataset.maxRows) || 200;
 const accountMaxBytes = Number(body.dataset.accountMaxBytes) || 32;
@@ -59,7 +61,30 @@ const ACTIONS = {
   Response_Action_AgreeAndAdd: "accept + add back",
   Response_Action_Agree: "accept",
   Response_Action_Reject: "decline",
+  Add_Type_Both: "both ways",
+  Add_Type_Single: "one way",
 };
+// What each after-callback's row says happened.
+const AFTER = {
+  added: "friends added",
+  deleted: "friend deleted",
+  blocklisted: "put on own blocklist",
+  unblocklisted: "taken off own blocklist",
+};
+// How a stage of a pair's story reads.
+const STAGES = {
+  requested: "requested",
+  "request blocked": "request blocked",
+  accepted: "accepted",
+  declined: "declined",
+  "response blocked": "response blocked",
+  added: "added",
+  deleted: "deleted",
+  blocklisted: "blocked by a user",
+  unblocklisted: "unblocked by a user",
+};
+// Seconds between two reloads of the "blocked by users" panel.
+const REPORTED_RELOAD_MS = 30000;
 
 // The decisions shown, newest first, and what the page knows about them.
 let items = [];
@@ -76,6 +101,7 @@ let drawing = false;
 let serverOffset = 0; // server clock minus this browser's
 let dialogDecision = null;
 let undoEntry = null;
+const stories = new Map(); // decision id: the pair's story once loaded (or its error)
 
 const chart = createChart($("chart"), $("chart-legend"));
 
@@ -156,12 +182,17 @@ function whenCell(decision) {
   td.append(element("span", "date", date), element("span", "clock", time));
   td.title =
     "received " + new Date(decision.received_at_ms).toISOString() +
-    "\nevent " + new Date(decision.event_time_ms).toISOString();
+    (decision.event_time_ms ? "\nevent " + new Date(decision.event_time_ms).toISOString() : "");
   return td;
 }
 
 function verdictCell(decision) {
   const td = cell("Decision", "verdict");
+  if (decision.step === "after") {
+    // Tencent asks for no decision on an after-callback: it is only seen.
+    td.append(element("span", "badge badge-observed", "observed"));
+    return td;
+  }
   td.append(
     element(
       "span",
@@ -175,7 +206,8 @@ function verdictCell(decision) {
 }
 
 function textCell(decision) {
-  const td = cell("Remark / group", "text");
+  const td = cell("Wording / remark / group", "text");
+  if (decision.wording) td.append(valueElement(decision.wording, WIDTH.text, "wording"));
   if (decision.remark) td.append(valueElement(decision.remark, WIDTH.text, "remark"));
   if (decision.tag_name) td.append(valueElement(decision.tag_name, WIDTH.text, "tag"));
   return td;
@@ -183,6 +215,8 @@ function textCell(decision) {
 
 function renderRow(decision, inGroup) {
   const row = element("tr", "decision " + (decision.blocked ? "blocked" : "allowed"));
+  row.classList.add("step-" + decision.step);
+  row.dataset.command = decision.command;
   if (inGroup) row.classList.add("member");
   if (fresh.has(decision.id)) {
     row.classList.add("new");
@@ -199,18 +233,24 @@ function renderRow(decision, inGroup) {
   const open = expanded.has(decision.id);
   const details = button(open ? "Hide" : "Details", "link details-button", () => {
     if (expanded.has(decision.id)) expanded.delete(decision.id);
-    else expanded.add(decision.id);
+    else {
+      expanded.add(decision.id);
+      stories.delete(decision.id); // a story read again: it may have gone on
+    }
     draw();
   });
   details.setAttribute("aria-expanded", String(open));
   tools.append(details, button("Block…", "small block-button", () => openBlockDialog(decision)));
 
   const action = cell("Action", "action");
-  action.append(valueElement(ACTIONS[decision.action] || decision.action, WIDTH.text));
+  action.append(element("span", "step step-" + decision.step, decision.step));
+  const what = decision.step === "after" ? AFTER[decision.kind] || decision.command : "";
+  if (what) action.append(element("span", "what", what));
+  else action.append(valueElement(ACTIONS[decision.action] || decision.action, WIDTH.text));
   row.append(
     whenCell(decision),
-    accountCell("Responder", decision.from_account),
-    accountCell("Requester", decision.to_account),
+    accountCell("From", decision.from_account),
+    accountCell("To", decision.to_account),
     action,
     verdictCell(decision),
     textCell(decision),
@@ -229,19 +269,22 @@ function renderDetails(decision) {
   const list = element("dl", "details-list");
   const [date, time] = dateAndTime(decision.received_at_ms);
   const fields = [
-    ["Responder (From_Account)", decision.from_account],
-    ["Requester (To_Account)", decision.to_account],
+    [decision.step === "response" ? "Responder (From_Account)" : "From_Account", decision.from_account],
+    [decision.step === "response" ? "Requester (To_Account)" : "To_Account", decision.to_account],
     ["Requester_Account", decision.requester_account],
+    ["Command", decision.command],
     ["Action", decision.action],
     // A space only between a code and its text: an edge space is marked as a character.
     ["Result", [String(decision.result_code), decision.result_info].filter(Boolean).join(" ")],
     ["Policy", decision.policy || "–"],
+    ["Wording", decision.wording],
     ["Remark", decision.remark],
     ["Friend group", decision.tag_name],
     ["Platform", decision.platform],
     ["Client IP", decision.client_ip],
     ["Received", date + " " + time + " (" + new Date(decision.received_at_ms).toISOString() + ")"],
-    ["Event time", new Date(decision.event_time_ms).toISOString()],
+    // An after-callback need not carry an EventTime (0 then).
+    ["Event time", decision.event_time_ms ? new Date(decision.event_time_ms).toISOString() : "–"],
     ["Decision id", String(decision.id)],
   ];
   for (const [name, value] of fields) {
@@ -250,9 +293,53 @@ function renderDetails(decision) {
     dd.append(full);
     list.append(element("dt", "", name), dd);
   }
-  td.append(list);
+  td.append(list, renderStory(decision));
   row.append(td);
   return row;
+}
+
+// The pair's story (requested -> responded -> added / deleted / blocked), loaded when its
+// details open: every row between the two accounts, in either direction.
+function renderStory(decision) {
+  const box = element("div", "story");
+  box.append(element("h3", "", "Story of this pair"));
+  const story = stories.get(decision.id);
+  if (story === undefined) {
+    box.append(element("p", "hint", "loading…"));
+    loadStory(decision);
+  } else if (story instanceof Error) {
+    box.append(element("p", "error", "Could not load the story: " + story.message));
+  } else if (story === null) {
+    box.append(element("p", "hint", "An account over 32 bytes: no story to ask for."));
+  } else {
+    const line = element("ol", "stages");
+    story.rows.forEach((row, index) => {
+      const stage = element("li", "stage stage-" + row.step + (row.blocked ? " blocked" : ""));
+      const [date, time] = dateAndTime(row.received_at_ms);
+      stage.append(element("span", "stage-name", STAGES[story.stages[index]] || story.stages[index]));
+      stage.append(element("span", "stage-by", "by "), valueElement(row.from_account, WIDTH.account, "who"));
+      stage.append(element("span", "stage-at", date + " " + time));
+      if (row.blocked && row.policy) stage.append(element("span", "policy", row.policy));
+      line.append(stage);
+    });
+    box.append(line);
+  }
+  return box;
+}
+
+async function loadStory(decision) {
+  const pair = [decision.from_account, decision.to_account];
+  if (pair.some((account) => utf8Length(account) > accountMaxBytes || !account)) {
+    stories.set(decision.id, null);
+  } else {
+    try {
+      const params = new URLSearchParams({ a: pair[0], b: pair[1] });
+      stories.set(decision.id, await request(urls.story + "?" + params));
+    } catch (error) {
+      stories.set(decision.id, error);
+    }
+  }
+  if (expanded.has(decision.id)) draw();
 }
 
 // Runs of rows from one responder with one outcome within a minute (a farm accepting 25
@@ -447,7 +534,7 @@ function follow(lastId) {
   opened.addEventListener("decision", (event) => addLive(JSON.parse(event.data)));
   opened.addEventListener("stats", (event) => {
     const stats = JSON.parse(event.data);
-    for (const name of ["accepted", "declined", "blocked"]) {
+    for (const name of ["accepted", "declined", "requested", "blocked"]) {
       $("count-" + name).textContent = stats[name];
     }
   });
@@ -482,6 +569,60 @@ function restartStream() {
 async function block(account, reason) {
   await request(urls.blocklist, { method: "POST", body: JSON.stringify({ account, reason }) });
   await loadBlocklist();
+  loadReported();
+}
+
+// -- blocked by users ------------------------------------------------------------------------
+
+const reportedList = $("reported");
+const reportedError = $("reported-error");
+
+function renderReported(data) {
+  $("reported-rule").textContent =
+    "Accounts that " + data.threshold + " or more users put on their own blocklist in the last " +
+    Math.round(data.window_s / 60) + " min.";
+  reportedList.replaceChildren(
+    ...data.accounts.map((entry) => {
+      const item = element("li");
+      item.dataset.account = entry.account;
+      const who = element("div", "entry");
+      who.append(valueElement(entry.account, WIDTH.account, "who"));
+      who.append(element("span", "users", "blocklisted by " + entry.users + " users"));
+      item.append(who);
+      const bytes = utf8Length(entry.account);
+      if (entry.blocked) {
+        item.append(element("span", "badge badge-blocked", "blocked"));
+      } else if (bytes > accountMaxBytes) {
+        item.append(element("span", "hint", bytes + " bytes: cannot be blocked"));
+      } else {
+        const reason = "blocklisted by " + entry.users + " users";
+        item.append(
+          button("Block", "small block-button", async (event) => {
+            event.target.disabled = true;
+            reportedError.hidden = true;
+            try {
+              await block(entry.account, reason);
+            } catch (error) {
+              reportedError.textContent = "Could not block " + spelled(entry.account) + ": " + error.message;
+              reportedError.hidden = false;
+              event.target.disabled = false;
+            }
+          }),
+        );
+      }
+      return item;
+    }),
+  );
+  $("reported-empty").hidden = data.accounts.length > 0;
+}
+
+async function loadReported() {
+  try {
+    renderReported(await request(urls.reported));
+  } catch (error) {
+    reportedError.textContent = "Could not load: " + error.message;
+    reportedError.hidden = false;
+  }
 }
 
 function showUndo(entry) {
@@ -539,8 +680,21 @@ function showBytes() {
 
 // Offers only what can be blocked: an account over Tencent's 32 bytes (a hostile callback's)
 // is shown, marked, and cannot be chosen.
-function openBlockDialog(decision, who = "to") {
+// The accounts of a row by what they are at its step: a request's sender is its From_Account,
+// a response's requester its To_Account.
+const ROLES = {
+  request: { from: "Sender", to: "Recipient" },
+  response: { from: "Responder", to: "Requester" },
+  after: { from: "From_Account", to: "To_Account" },
+};
+
+function openBlockDialog(decision, who) {
   dialogDecision = decision;
+  const roles = ROLES[decision.step] || ROLES.response;
+  $("block-dialog-from-role").textContent = roles.from;
+  $("block-dialog-to-role").textContent = roles.to;
+  // The likely spammer first: a request's sender, a response's requester.
+  if (who === undefined) who = decision.step === "request" ? "from" : "to";
   const accounts = { to: decision.to_account, from: decision.from_account };
   const blockable = [];
   for (const side of ["to", "from"]) {
@@ -633,6 +787,8 @@ olderButton.addEventListener("click", loadOlder);
 
 reload();
 loadBlocklist();
+loadReported();
+setInterval(loadReported, REPORTED_RELOAD_MS);
 loadChart();
 setInterval(loadChart, CHART_RELOAD_MS);
 setInterval(() => chart.tick(Date.now() + serverOffset), 5000);
