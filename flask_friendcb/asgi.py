@@ -17,7 +17,6 @@ from .config import Settings
 from .errors import BodyReadError, ConfigError
 from .handler import AsyncBodyReader, CallbackHandler, CallbackResponse
 from .hooks import Deadline, HookDecorators, HookRegistry
-from .signals import SignalSender
 
 #: An ASGI scope and message, and the callables of ASGI 3; loose, as frameworks type them
 #: each their own way.
@@ -88,14 +87,7 @@ class FriendCallbackASGI(HookDecorators):
         self.settings = Settings.from_options(
             {"sdkappid": sdkappid, "token": token, "allow_unsigned": allow_unsigned, **settings}
         )
-        signals = SignalSender(self)
-        self.handler = CallbackHandler(
-            self.settings,
-            self.hooks,
-            on_event=signals.event_received,
-            on_answer=signals.answer_decided,
-            on_relation=signals.relation_changed,
-        )
+        self.handler = CallbackHandler.signalled(self.settings, self.hooks, self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -21,7 +21,6 @@ from .cli import add_commands
 from .config import Settings
 from .handler import CallbackHandler
 from .hooks import HookDecorators, HookRegistry
-from .signals import SignalSender
 from .state import (
     EXTENSION_KEY,
     FriendCallbackState,
@@ -102,14 +101,7 @@ class FriendCallbackBlueprint(HookDecorators, Blueprint):
 
 def _create_state(app: App, blueprint: FriendCallbackBlueprint) -> FriendCallbackState:
     settings = Settings.from_flask_config(app.config)
-    signals = SignalSender(app)
-    handler = CallbackHandler(
-        settings,
-        blueprint.hooks,
-        on_event=signals.event_received,
-        on_answer=signals.answer_decided,
-        on_relation=signals.relation_changed,
-    )
+    handler = CallbackHandler.signalled(settings, blueprint.hooks, app)
     return FriendCallbackState(blueprint, settings, handler)
 
 

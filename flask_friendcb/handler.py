@@ -54,6 +54,7 @@ from .protocol import (
     ErrorCode,
 )
 from .schemas import CallbackQuery, EnvelopeSchema, parse_query
+from .signals import SignalSender
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -189,6 +190,19 @@ class CallbackHandler:
         )
         #: The plain OK answer, for an "after" command or one nobody handles.
         self.plain_ok = CallbackResponse(200, encode(self._plain_ok))
+
+    @classmethod
+    def signalled(cls, settings: Settings, hooks: HookRegistry, sender: Any) -> CallbackHandler:
+        """A handler whose observers send the signals of :mod:`~flask_friendcb.signals` with
+        ``sender`` (a Flask app, a middleware): what every adapter builds."""
+        signals = SignalSender(sender)
+        return cls(
+            settings,
+            hooks,
+            on_event=signals.event_received,
+            on_answer=signals.answer_decided,
+            on_relation=signals.relation_changed,
+        )
 
     def handle(
         self,

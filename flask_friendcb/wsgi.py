@@ -15,7 +15,6 @@ from .config import Settings
 from .errors import BodyReadError, ConfigError
 from .handler import BodyReader, CallbackHandler, CallbackResponse
 from .hooks import HookDecorators, HookRegistry
-from .signals import SignalSender
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -121,14 +120,7 @@ class FriendCallbackMiddleware(HookDecorators):
         self.settings = Settings.from_options(
             {"sdkappid": sdkappid, "token": token, "allow_unsigned": allow_unsigned, **settings}
         )
-        signals = SignalSender(self)
-        self.handler = CallbackHandler(
-            self.settings,
-            self.hooks,
-            on_event=signals.event_received,
-            on_answer=signals.answer_decided,
-            on_relation=signals.relation_changed,
-        )
+        self.handler = CallbackHandler.signalled(self.settings, self.hooks, self)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
