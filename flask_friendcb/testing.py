@@ -31,6 +31,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from .auth import sign
+from .config import Settings
 from .protocol import (
     BLOCKLIST_ADDED_COMMAND,
     BLOCKLIST_REMOVED_COMMAND,
@@ -271,6 +272,37 @@ def blocklist_removed_body(pairs: Iterable[Pair] = (("victim", "spammer"),)) -> 
     return relation_body(BLOCKLIST_REMOVED_COMMAND, pairs)
 
 
+def _signed_request(
+    settings: Settings,
+    body: Mapping[str, Any] | bytes | str | None,
+    command: str | None,
+    token: str | None,
+    request_time: float | str | None,
+    signed: bool,
+    query: Mapping[str, str],
+) -> tuple[str, bytes | str]:
+    """The query string and the body of a callback as Tencent would send it to a receiver with
+    ``settings``: what the test clients post (see :meth:`FriendCallbackClient.callback`)."""
+    if body is None:
+        body = friend_response_body()
+    if command is None:
+        command = FRIEND_RESPONSE_COMMAND
+        if isinstance(body, Mapping) and isinstance(body.get("CallbackCommand"), str):
+            command = body["CallbackCommand"]
+    if token is None and signed and settings.tokens:
+        token = settings.tokens[0]
+    if request_time is None:
+        request_time = int(settings.clock())
+    query_string = callback_query(
+        settings.sdkappid,
+        token=token if signed else None,
+        request_time=request_time,
+        command=command,
+        **query,
+    )
+    return query_string, json.dumps(body) if isinstance(body, Mapping) else body
+
+
 class FriendCallbackClient(FlaskClient):
     """A Flask test client that posts signed callbacks to the app's callback route."""
 
@@ -292,26 +324,10 @@ class FriendCallbackClient(FlaskClient):
         ``request_time`` say otherwise, or ``signed`` is false. ``command`` defaults to the
         body's ``CallbackCommand``; ``query`` adds or replaces query parameters.
         """
-        state = get_state(self.application)
-        settings = state.settings
-        if body is None:
-            body = friend_response_body()
-        if command is None:
-            command = FRIEND_RESPONSE_COMMAND
-            if isinstance(body, Mapping) and isinstance(body.get("CallbackCommand"), str):
-                command = body["CallbackCommand"]
-        if token is None and signed and settings.tokens:
-            token = settings.tokens[0]
-        if request_time is None:
-            request_time = int(settings.clock())
-        query_string = callback_query(
-            settings.sdkappid,
-            token=token if signed else None,
-            request_time=request_time,
-            command=command,
-            **query,
+        settings = get_state(self.application).settings
+        query_string, data = _signed_request(
+            settings, body, command, token, request_time, signed, query
         )
-        data = json.dumps(body) if isinstance(body, Mapping) else body
         return self.post(
             path or _default_path(self.application),
             query_string=query_string,
@@ -367,25 +383,9 @@ class ASGICallbackClient:
     ) -> Any:
         """POST ``body`` as Tencent would and return the ``httpx.Response``; the arguments are
         those of :meth:`FriendCallbackClient.callback`."""
-        settings = self.receiver.settings
-        if body is None:
-            body = friend_response_body()
-        if command is None:
-            command = FRIEND_RESPONSE_COMMAND
-            if isinstance(body, Mapping) and isinstance(body.get("CallbackCommand"), str):
-                command = body["CallbackCommand"]
-        if token is None and signed and settings.tokens:
-            token = settings.tokens[0]
-        if request_time is None:
-            request_time = int(settings.clock())
-        query_string = callback_query(
-            settings.sdkappid,
-            token=token if signed else None,
-            request_time=request_time,
-            command=command,
-            **query,
+        query_string, data = _signed_request(
+            self.receiver.settings, body, command, token, request_time, signed, query
         )
-        data = json.dumps(body) if isinstance(body, Mapping) else body
         return await self.http.post(
             f"{path or self.receiver.path}?{query_string}",
             content=data.encode() if isinstance(data, str) else data,
