@@ -20,7 +20,16 @@ from devtools.example_service import send, serve_example
 from devtools.servers import ROOT
 from devtools.signing import SDKAPPID, TOKEN
 from example_app import create_app
-from flask_friendcb.testing import FrozenClock, friend_response_body, response_item, signed_client
+from flask_friendcb.testing import (
+    FrozenClock,
+    blocklist_added_body,
+    friend_add_body,
+    friend_add_item,
+    friend_added_body,
+    friend_response_body,
+    response_item,
+    signed_client,
+)
 
 OUTPUTS = {
     "live-page.png": (1440, 900),
@@ -83,6 +92,32 @@ def write_history(database: str) -> None:
             action = DECLINE if (minute + n) % 4 == 0 else AGREE
             items = [response_item(f"friend_{minute}_{n}", action)]
             client.callback(friend_response_body(who, items))
+            if action == AGREE:
+                client.callback(
+                    friend_added_body([(who, f"friend_{minute}_{n}", f"friend_{minute}_{n}")])
+                )
+        # Requests as they are sent: a person's, and in the wave a farm's spelled-out link.
+        client.callback(
+            friend_add_body(
+                PEOPLE[minute % len(PEOPLE)],
+                [friend_add_item(f"new_{minute}", wording="hi, we met at the meetup")],
+            )
+        )
+        if 25 <= minute <= 32:
+            client.callback(
+                friend_add_body(
+                    "coin_farm",
+                    [
+                        friend_add_item(
+                            f"mark_{minute}_{k}", wording="free coins at cheap-coins dot com"
+                        )
+                        for k in range(3)
+                    ],
+                )
+            )
+        if minute >= 50:
+            # The strongest spam signal: one account blocklisted by user after user.
+            client.callback(blocklist_added_body([(PEOPLE[minute % len(PEOPLE)], "coin_farm")]))
         if 25 <= minute <= 32 or minute % 11 == 0:
             spam = [
                 response_item(f"lead_{minute}_{k}", remark="www.cheap-coins.com") for k in range(2)

@@ -422,6 +422,11 @@ def test_a_request_shows_beside_its_response_with_the_pairs_story(page: Page) ->
         f'#decision-rows tr.details[data-details-for="{row.get_attribute("data-id")}"]'
     )
     expect(details.locator(".story .stage-name")).to_have_text(["request blocked"])
+    # The chart counts a policy's refusals at both steps in one series: the legend names the
+    # policy once, never the request step's hook.
+    legend = page.locator("#chart-legend")
+    expect(legend).to_contain_text("blocked by blocklist")
+    expect(legend).not_to_contain_text("request_")
 
 
 def test_an_account_blocklisted_by_three_users_is_blocked_in_one_click(page: Page) -> None:

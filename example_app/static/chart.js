@@ -36,8 +36,7 @@ function clock(ms) {
 // A CSS class for a series: known policies have their own colour, any other shares one.
 export function seriesClass(name) {
   if (ALLOWED.includes(name)) return "series-" + name;
-  // A policy at the request step (request_blocklist) has its response step's colour.
-  const policy = name.slice("blocked:".length).replace(/^request_/, "");
+  const policy = name.slice("blocked:".length);
   return "series-blocked " + (KNOWN_POLICIES.includes(policy) ? "policy-" + policy : "policy-other");
 }
 
@@ -116,8 +115,15 @@ export function createChart(container, legend, minutes = 60) {
 
   function seriesOf(bucket) {
     const series = ALLOWED.map((name) => [name, bucket[name]]);
-    for (const policy of Object.keys(bucket.blocked).sort()) {
-      series.push(["blocked:" + policy, bucket.blocked[policy]]);
+    // A policy's refusals at the request step (request_content) join its series (content):
+    // one colour and one legend entry per policy, whichever step it refused at.
+    const byPolicy = {};
+    for (const [policy, count] of Object.entries(bucket.blocked)) {
+      const name = policy.replace(/^request_/, "");
+      byPolicy[name] = (byPolicy[name] || 0) + count;
+    }
+    for (const policy of Object.keys(byPolicy).sort()) {
+      series.push(["blocked:" + policy, byPolicy[policy]]);
     }
     return series.filter(([, count]) => count > 0);
   }
