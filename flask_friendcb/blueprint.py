@@ -80,8 +80,7 @@ class FriendCallbackBlueprint(HookDecorators, Blueprint):
             provide_automatic_options=False,
         )
         self.record(_accept_every_method)
-        self.url_value_preprocessor(_exempt_from_csrf)
-        self.url_value_preprocessor(_exempt_from_limiter)
+        self.url_value_preprocessor(_exempt_callbacks)
         self.record(_add_openapi_route)
         add_commands(self.cli)
 
@@ -132,17 +131,35 @@ def _add_openapi_route(setup: BlueprintSetupState) -> None:
         setup.add_url_rule(route, "openapi", openapi_view, methods=["GET"])
 
 
-def _exempt_from_csrf(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    # Tencent cannot send a CSRF token. Flask runs URL value preprocessors before any
-    # before_request function, so exempting here works whether CSRFProtect was set up before
-    # or after this blueprint was registered. FRIENDCB_CSRF_EXEMPT = False opts out.
-    csrf = current_app.extensions.get("csrf")
-    if (
-        csrf is not None
-        and hasattr(csrf, "exempt")
-        and current_app.extensions[EXTENSION_KEY].settings.csrf_exempt
-    ):
-        csrf.exempt(current_app.blueprints[request.blueprint or ""])
+# The endpoints each app has exempted: an app's extensions are all set up by its first
+# request (Flask refuses before_request functions, and with them CSRFProtect and Limiter,
+# after it), so the exemptions are made once, at an endpoint's first request.
+_exempted: weakref.WeakKeyDictionary[Any, set[str | None]] = weakref.WeakKeyDictionary()
+_exempted_lock = threading.Lock()
+
+
+def _exempt_callbacks(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Flask runs URL value preprocessors before any before_request function, so exempting here
+    # works whether CSRFProtect or a Limiter was set up before or after this blueprint was
+    # registered.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    done = _exempted.get(app)
+    if done is not None and endpoint in done:
+        return
+    settings = app.extensions[EXTENSION_KEY].settings
+    if settings.csrf_exempt:
+        _exempt_from_csrf(app)
+    if settings.limiter_exempt:
+        _exempt_from_limiter(app)
+    with _exempted_lock:
+        _exempted.setdefault(app, set()).add(endpoint)
+
+
+def _exempt_from_csrf(app: Any) -> None:
+    # Tencent cannot send a CSRF token. FRIENDCB_CSRF_EXEMPT = False opts out.
+    csrf = app.extensions.get("csrf")
+    if csrf is not None and hasattr(csrf, "exempt"):
+        csrf.exempt(app.blueprints[request.blueprint or ""])
 
 
 # The Limiters whose request filter already skips callback routes: a filter is added once per
@@ -151,15 +168,12 @@ _filtered_limiters: weakref.WeakSet[Any] = weakref.WeakSet()
 _filter_lock = threading.Lock()
 
 
-def _exempt_from_limiter(endpoint: str | None, values: dict[str, Any] | None) -> None:
+def _exempt_from_limiter(app: Any) -> None:
     # Tencent calls from a few egress IPs, and a throttled callback (an HTML 429) lets the
     # request through unchecked; forged requests are refused before their body is read, so
-    # they need no limit of their own. Like the CSRF exemption this runs before any
-    # before_request function, so it holds whether the Limiter was set up before or after
-    # this blueprint was registered. FRIENDCB_LIMITER_EXEMPT = False opts out.
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # they need no limit of their own. FRIENDCB_LIMITER_EXEMPT = False opts out.
     limiters = app.extensions.get("limiter")
-    if not limiters or not app.extensions[EXTENSION_KEY].settings.limiter_exempt:
+    if not limiters:
         return
     # Flask-Limiter keeps the set of the Limiters initialised on the app.
     found = limiters if isinstance(limiters, Collection) else (limiters,)

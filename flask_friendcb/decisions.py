@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from .auth import describe
 from .errors import CallbackRefused
 from .hooks import HookCall, HookOutcome, HookPolicy, HookRegistry, decide, decision_steps, notify
-from .jsonbody import encode
 from .models import (
     RELATION_EVENTS,
     CallbackContext,
@@ -198,16 +197,7 @@ class ItemDecider:
             _log_decisions(from_account, answer)
         if self.on_answer is not None:
             _observe(self.on_answer, event, answer)
-        return encode(
-            self._answer_schema.dump(
-                {
-                    "action_status": "OK",
-                    "error_code": 0,
-                    "error_info": "",
-                    "results": answer.results,
-                }
-            )
-        )
+        return self._answer_schema.ok_json(answer.results)
 
     def decide(self, event: DecidedEvent) -> FriendResponseAnswer:
         """The hooks' answer on ``event``, each hook called in this thread."""

@@ -61,8 +61,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flask_friendcb")
 
-_JSON_HEADERS = (("Content-Type", "application/json"),)
-_ALLOW_HEADERS = (*_JSON_HEADERS, ("Allow", "POST"))
+#: The headers of every answer but a 405's: only its content type.
+JSON_HEADERS = (("Content-Type", "application/json"),)
+_ALLOW_HEADERS = (*JSON_HEADERS, ("Allow", "POST"))
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
@@ -72,7 +73,7 @@ class CallbackResponse:
 
     status: int
     body: bytes
-    headers: tuple[tuple[str, str], ...] = _JSON_HEADERS
+    headers: tuple[tuple[str, str], ...] = JSON_HEADERS
 
     @property
     def status_line(self) -> str:
@@ -341,7 +342,7 @@ class CallbackHandler:
                 "friendcb_error_code": int(refusal.code),
             },
         )
-        headers = _ALLOW_HEADERS if refusal.status == 405 else _JSON_HEADERS
+        headers = _ALLOW_HEADERS if refusal.status == 405 else JSON_HEADERS
         return CallbackResponse(
             refusal.status, self._envelope(refusal.code, refusal.info[:MAX_INFO]), headers
         )
@@ -427,6 +428,7 @@ class CallbackHandler:
 
 
 __all__ = [
+    "JSON_HEADERS",
     "AnswerObserver",
     "AsyncBodyReader",
     "BodyReader",

@@ -491,8 +491,16 @@ async def decide_async(
     deadline = Deadline(call[2] - timer())
     try:
         while True:
-            if call[0].is_async:
-                finished, value = _step(steps, await _await_hook(call, event, deadline))
+            hook = call[0]
+            if hook.is_async:
+                # Inline, not a coroutine of its own per call: one per item adds up.
+                outcome: HookOutcome
+                try:
+                    late, returned = await deadline.wait(hook.func(call[1], event))
+                    outcome = TIMED_OUT if late else (True, returned)
+                except Exception as error:
+                    outcome = (False, error)
+                finished, value = _step(steps, outcome)
             else:
                 finished, value = await _run_plain_hooks(steps, call, event, deadline)
             if finished:
@@ -503,19 +511,31 @@ async def decide_async(
 
 
 class Deadline:
-    """A timer for the running task, ``delay`` seconds from now: when it fires while the task
-    is in :meth:`wait`, the task is cancelled out of that await, and only then (between waits
-    it runs on; a decision's generator sees the time itself). One timer for many waits:
-    cheaper than a task and a timeout for each, as ``asyncio.wait_for`` makes before 3.12.
-    :meth:`close` it when done."""
+    """A deadline for the running task, ``delay`` seconds from now: when it passes while the
+    task is in :meth:`wait`, the task is cancelled out of that await, and only then (between
+    waits it runs on; a decision's generator sees the time itself). One deadline for many
+    waits: cheaper than a task and a timeout for each, as ``asyncio.wait_for`` makes before
+    3.12. :meth:`close` it when done.
 
-    __slots__ = ("_handle", "_task", "_waiting", "passed")
+    The loop's timer is armed only when an awaited call first suspends: a hook that returns
+    without waiting, or a body the server already holds, costs no timer at all.
+    """
+
+    __slots__ = ("_at", "_handle", "_loop", "_task", "_waiting", "passed")
 
     def __init__(self, delay: float) -> None:
-        self._task = asyncio.current_task()
+        self._loop = asyncio.get_running_loop()
+        self._at = self._loop.time() + max(0.0, delay)
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._waiting = False
         self.passed = False
-        self._handle = asyncio.get_running_loop().call_later(max(0.0, delay), self._expire)
+
+    def _arm(self) -> None:
+        # In the waiting task, at its first suspension.
+        if self._handle is None:
+            self._task = asyncio.current_task()
+            self._handle = self._loop.call_at(self._at, self._expire)
 
     def _expire(self) -> None:
         self.passed = True
@@ -524,13 +544,20 @@ class Deadline:
 
     async def wait(self, awaitable: Awaitable[Any]) -> tuple[bool, Any]:
         """``(late, value)``: ``late`` when the deadline passed before ``awaitable`` ended."""
-        if self.passed:
+        if self.has_passed():
             if inspect.iscoroutine(awaitable):
                 awaitable.close()
             return True, None
+        # Its first step here, as `await` would take it: most awaits end in it.
+        iterator = awaitable.__await__()
+        try:
+            signal = iterator.send(None)
+        except StopIteration as done:
+            return self.has_passed(), done.value
+        self._arm()
         self._waiting = True
         try:
-            value = await awaitable
+            value = await _Resumed(iterator, signal)
         except asyncio.CancelledError:
             if not self.has_passed():
                 raise  # the request itself is cancelled
@@ -544,10 +571,45 @@ class Deadline:
 
     def has_passed(self) -> bool:
         """Whether the deadline has passed (read afresh: the timer sets it meanwhile)."""
+        if not self.passed and self._handle is None and self._loop.time() >= self._at:
+            self.passed = True
         return self.passed
 
     def close(self) -> None:
-        self._handle.cancel()
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+class _Resumed:
+    """The rest of an await whose first step was taken: yields ``signal`` (what the awaited
+    call suspended on) to the task, then passes what the task sends or throws in on to
+    ``iterator``, as ``await`` does."""
+
+    __slots__ = ("_iterator", "_signal")
+
+    def __init__(self, iterator: Generator[Any, Any, Any], signal: Any) -> None:
+        self._iterator, self._signal = iterator, signal
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        iterator, signal = self._iterator, self._signal
+        while True:
+            try:
+                sent = yield signal
+            except GeneratorExit:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+                raise
+            except BaseException as error:
+                try:
+                    signal = iterator.throw(error)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    signal = iterator.send(sent)
+                except StopIteration as done:
+                    return done.value
 
 
 def _step(
@@ -558,15 +620,6 @@ def _step(
         return False, steps.send(outcome)
     except StopIteration as done:
         return True, done.value
-
-
-async def _await_hook(call: HookCall, event: DecidedEvent, deadline: Deadline) -> HookOutcome:
-    hook, item, _ = call
-    try:
-        late, value = await deadline.wait(hook.func(item, event))
-    except Exception as error:
-        return False, error
-    return TIMED_OUT if late else (True, value)
 
 
 class _PlainRun:

@@ -13,8 +13,9 @@ give; anything else goes through marshmallow's own paths, with their checks and 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,7 +30,8 @@ from marshmallow.decorators import (
 )
 from marshmallow.types import UnknownOption
 
-from .models import FriendAddItem, FriendPair, FriendResponseItem, InvalidItem
+from .jsonbody import encode
+from .models import FriendAddItem, FriendPair, FriendResponseItem, InvalidItem, ItemResult
 from .protocol import (
     QUERY_CLIENT_IP,
     QUERY_COMMAND,
@@ -318,7 +320,15 @@ class _DirectSchema(Schema):
         return dumped
 
 
-class FriendResponseItemSchema(_DirectSchema):
+class _ItemSchema(_DirectSchema):
+    """The schema of one element of an item list, with a fast path for well-formed ones."""
+
+    def fast_load(self, data: dict[str, Any]) -> Any:
+        """The item :meth:`load` makes of ``data`` when it is well-formed, else ``None``."""
+        return None
+
+
+class FriendResponseItemSchema(_ItemSchema):
     """One element of ``ResponseFriendItem``."""
 
     to_account = _Account(data_key="To_Account")
@@ -329,6 +339,26 @@ class FriendResponseItemSchema(_DirectSchema):
     @post_load
     def _make_item(self, data: dict[str, Any], **kwargs: Any) -> FriendResponseItem:
         return FriendResponseItem(**data)
+
+    def fast_load(self, data: dict[str, Any]) -> FriendResponseItem | None:
+        """The item :meth:`load` makes of a well-formed element (every field present or absent
+        as Tencent sends them, of its exact type), in a fraction of the time; ``None`` for any
+        other element, which :meth:`load` then reads or reports."""
+        to_account, action = data.get("To_Account"), data.get("ResponseAction")
+        remark, tag_name = data.get("Remark", ""), data.get("TagName", "")
+        if (
+            type(to_account) is str
+            and to_account
+            and type(action) is str
+            and action in _ACTIONS
+            and type(remark) is str
+            and type(tag_name) is str
+        ):
+            return FriendResponseItem(to_account, _ACTIONS[action], remark, tag_name)
+        return None
+
+
+_ACTIONS = {member.value: member for member in ResponseAction}
 
 
 #: The most items a callback may carry. Tencent's client SDK answers one request at a time;
@@ -356,7 +386,7 @@ class _ItemList(fields.List[Any]):
     its index.
     """
 
-    def __init__(self, item_schema: type[_DirectSchema], **kwargs: Any) -> None:
+    def __init__(self, item_schema: type[_ItemSchema], **kwargs: Any) -> None:
         super().__init__(
             fields.Nested(item_schema),
             required=True,
@@ -377,13 +407,15 @@ class _ItemList(fields.List[Any]):
         # The length was the list's only validator: for a list, Field.deserialize would now
         # only call _deserialize.
         if type(value) is list and not kw:
-            load = self.inner.schema.load  # type: ignore[attr-defined]
+            schema = self.inner.schema  # type: ignore[attr-defined]
+            load, fast_load = schema.load, schema.fast_load
             items: list[Any] = []
             try:
                 for each in value:
                     if type(each) is not dict:
                         break
-                    items.append(load(each))
+                    item = fast_load(each)
+                    items.append(load(each) if item is None else item)
                 else:
                     return items
             except ValidationError:
@@ -450,7 +482,7 @@ class FriendResponseBodySchema(_DirectSchema):
     event_time_ms = _EventTime(data_key="EventTime")
 
 
-class FriendAddItemSchema(_DirectSchema):
+class FriendAddItemSchema(_ItemSchema):
     """One element of a request's ``FriendItem``."""
 
     to_account = _Account(data_key="To_Account")
@@ -462,6 +494,23 @@ class FriendAddItemSchema(_DirectSchema):
     @post_load
     def _make_item(self, data: dict[str, Any], **kwargs: Any) -> FriendAddItem:
         return FriendAddItem(**data)
+
+    def fast_load(self, data: dict[str, Any]) -> FriendAddItem | None:
+        """The item :meth:`load` makes of a well-formed element, in a fraction of the time;
+        ``None`` for any other element, which :meth:`load` then reads or reports."""
+        to_account, remark = data.get("To_Account"), data.get("Remark", "")
+        group_name, add_source = data.get("GroupName", ""), data.get("AddSource", "")
+        add_wording = data.get("AddWording", "")
+        if (
+            type(to_account) is str
+            and to_account
+            and type(remark) is str
+            and type(group_name) is str
+            and type(add_source) is str
+            and type(add_wording) is str
+        ):
+            return FriendAddItem(to_account, remark, group_name, add_source, add_wording)
+        return None
 
 
 class FriendAddBodySchema(_DirectSchema):
@@ -547,10 +596,33 @@ class EnvelopeSchema(_DirectSchema):
 
 
 class FriendResponseAnswerSchema(EnvelopeSchema):
-    """The answer to ``Sns.CallbackPrevFriendResponse``."""
+    """The answer to a "before" command (``Sns.CallbackPrevFriendResponse``,
+    ``Sns.CallbackPrevFriendAdd``)."""
 
     # Nested(many=True): one dump of the whole list, not one per result.
     results = fields.Nested(ResultItemSchema, many=True, data_key="ResultItem")
+
+    def ok_json(self, results: Sequence[ItemResult]) -> bytes:
+        """The OK answer with ``results`` as compact ASCII JSON: the bytes that
+        ``jsonbody.encode`` gives for this schema's dump, written directly.
+
+        Every answer of a "before" command is written here, so it costs a string format per
+        result rather than a schema dump and an encoder run per answer. A result whose fields
+        are not exactly ``str``, ``int``, ``str`` takes the schema's own path.
+        """
+        parts = []
+        for result in results:
+            account, code, info = result.to_account, result.result_code, result.result_info
+            if type(account) is not str or type(code) is not int or type(info) is not str:
+                return encode(self.dump({**_OK_ENVELOPE, "results": results}))
+            parts.append(_RESULT_JSON % (_json_string(account), code, _json_string(info)))
+        return f"{_OK_ANSWER_JSON}{','.join(parts)}]}}".encode("ascii")
+
+
+_OK_ENVELOPE = {"action_status": "OK", "error_code": 0, "error_info": ""}
+# The OK answer up to its results, and one result, in the order the schemas dump them.
+_OK_ANSWER_JSON = '{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","ResultItem":['
+_RESULT_JSON = '{"To_Account":%s,"ResultCode":%d,"ResultInfo":%s}'
 
 
 def describe_errors(messages: Any, limit: int = 1000) -> str:

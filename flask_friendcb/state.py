@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Flask, current_app, request
 
 from .config import Settings
-from .handler import CallbackHandler
+from .handler import JSON_HEADERS, CallbackHandler
 from .hooks import HookRegistry
 from .wsgi import respond
 
@@ -90,9 +90,13 @@ def callback_view() -> Response:
     # read the body; wsgi.input is spent by then, and only Werkzeug's copy holds the body.
     body = current.get_data(cache=True) if "stream" in current.__dict__ else None
     answer = respond(state.handler, current.environ, body)
-    response: Response = app.response_class(
-        answer.body, status=answer.status, headers=answer.headers
-    )
+    response: Response
+    if answer.headers is JSON_HEADERS:  # a content type alone is cheaper set as one
+        response = app.response_class(
+            answer.body, status=answer.status, content_type="application/json"
+        )
+    else:
+        response = app.response_class(answer.body, status=answer.status, headers=answer.headers)
     return response
 
 

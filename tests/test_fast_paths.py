@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from flask_friendcb import schemas
+from flask_friendcb import jsonbody, schemas
 from flask_friendcb.models import FriendResponseItem, InvalidItem, ItemResult, Outcome
 from flask_friendcb.protocol import ResponseAction
 from flask_friendcb.schemas import (
@@ -370,3 +370,70 @@ def test_a_marshmallow_without_the_internals_used_gets_its_own_paths(
     results = [ItemResult("id1", 38001, "no", Outcome.REJECTED)]
     answer = {"action_status": "OK", "error_code": 0, "error_info": "", "results": results}
     assert answer_schema.dump(answer) == schemas.FriendResponseAnswerSchema().dump(answer)
+
+
+@EXAMPLES
+@given(items)
+def test_a_response_item_loads_fast_only_as_marshmallow_loads_it(item: Any) -> None:
+    fast = FriendResponseItemSchema().fast_load(item) if isinstance(item, dict) else None
+    if fast is not None:
+        assert outcome(PlainItemSchema().load, item) == ("loaded", fast)
+
+
+add_items = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional=dict.fromkeys(
+            ("To_Account", "Remark", "GroupName", "AddSource", "AddWording", "Extra"), texts
+        ),
+    ),
+    st.fixed_dictionaries(
+        {"To_Account": st.text(min_size=1, max_size=6)},
+        optional={
+            key: st.text(max_size=6) | st.none()
+            for key in ("Remark", "GroupName", "AddSource", "AddWording")
+        },
+    ),
+)
+
+
+@EXAMPLES
+@given(add_items)
+def test_a_request_item_loads_fast_only_as_its_schema_loads_it(item: dict[str, Any]) -> None:
+    schema = schemas.FriendAddItemSchema()
+    fast = schema.fast_load(item)
+    if fast is not None:
+        assert outcome(Schema.load, schema, item) == ("loaded", fast)  # marshmallow's path
+    elif "To_Account" in item and all(type(value) is str for value in item.values()):
+        assert item["To_Account"] == ""  # the one well-typed element the fast path refuses
+
+
+def test_well_formed_items_take_the_fast_path() -> None:
+    item = {"To_Account": "a", "ResponseAction": "Response_Action_Agree", "Remark": "r"}
+    assert FriendResponseItemSchema().fast_load(item) == FriendResponseItem(
+        "a", ResponseAction.AGREE, "r", ""
+    )
+    assert FriendResponseItemSchema().fast_load({**item, "Remark": None}) is None
+    assert FriendResponseItemSchema().fast_load({**item, "ResponseAction": ["x"]}) is None
+
+
+weird_results = st.lists(
+    st.builds(
+        ItemResult,
+        st.text(max_size=6) | st.sampled_from(["\ud800", '\u00e9"\\\n', "\U0001f600"]),
+        st.sampled_from([0, 38000, 39000, True]),
+        st.text(max_size=6) | st.sampled_from(["\udfff", "\t</script>"]),
+        st.sampled_from(list(Outcome)),
+    ),
+    max_size=5,
+)
+
+
+@EXAMPLES
+@given(weird_results)
+def test_the_ok_answer_is_written_as_the_schemas_dump_and_encode_it(
+    results_: list[ItemResult],
+) -> None:
+    payload = {"action_status": "OK", "error_code": 0, "error_info": "", "results": results_}
+    want = jsonbody.encode(PlainAnswerSchema().dump(payload))
+    assert FriendResponseAnswerSchema().ok_json(results_) == want
