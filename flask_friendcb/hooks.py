@@ -495,8 +495,13 @@ async def decide_async(
             if hook.is_async:
                 # Inline, not a coroutine of its own per call: one per item adds up.
                 outcome: HookOutcome
+                # (the generator has checked the time before this call: no check here)
                 try:
-                    late, returned = await deadline.wait(hook.func(call[1], event))
+                    ended, returned = first_step(hook.func(call[1], event))
+                    if ended:
+                        late = deadline.has_passed()
+                    else:
+                        late, returned = await deadline.resume(returned)
                     outcome = TIMED_OUT if late else (True, returned)
                 except Exception as error:
                     outcome = (False, error)
@@ -548,16 +553,17 @@ class Deadline:
             if inspect.iscoroutine(awaitable):
                 awaitable.close()
             return True, None
-        # Its first step here, as `await` would take it: most awaits end in it.
-        iterator = awaitable.__await__()
-        try:
-            signal = iterator.send(None)
-        except StopIteration as done:
-            return self.has_passed(), done.value
+        ended, value = first_step(awaitable)
+        if ended:
+            return self.has_passed(), value
+        return await self.resume(value)
+
+    async def resume(self, started: _Resumed) -> tuple[bool, Any]:
+        """:meth:`wait` for an await whose :func:`first_step` suspended."""
         self._arm()
         self._waiting = True
         try:
-            value = await _Resumed(iterator, signal)
+            value = await started
         except asyncio.CancelledError:
             if not self.has_passed():
                 raise  # the request itself is cancelled
@@ -578,6 +584,19 @@ class Deadline:
     def close(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
+
+
+def first_step(awaitable: Awaitable[Any]) -> tuple[bool, Any]:
+    """The first step of ``await awaitable``, taken now, as ``await`` takes it: ``(True,
+    value)`` when it ended in it (most awaits of a hook or a body do), else ``(False, rest)``,
+    where ``await rest`` finishes it. What the awaited call raises in its first step is
+    raised."""
+    iterator = awaitable.__await__()
+    try:
+        signal = iterator.send(None)
+    except StopIteration as done:
+        return True, done.value
+    return False, _Resumed(iterator, signal)
 
 
 class _Resumed:
