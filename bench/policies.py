@@ -5,7 +5,7 @@
 - the evasion table (English and Chinese): evasions caught / total, everyday remarks refused
   / total (false positives);
 - houbb/sensitive-word's dictionary passed straight in: what the load check drops, everyday
-  remarks refused (bar: at most 1 in 50), evasions still refused;
+  remarks refused (bar: none), evasions still refused;
 - ``ContentPolicy.find`` per remark at 100 and at 100,000 banned words (medians, and their
   ratio, which must stay at most 1.5: the list size must not matter), and the time to build
   the 100,000-word policy (under 5 s);
@@ -616,9 +616,9 @@ def _print_public(figures: dict[str, Any]) -> None:
           f"of one character, {public['dropped_short_number']} short numbers, "
           f"{public['dropped_common_word']} everyday words "
           f"(build {public['build_cpu_s']:.1f} s of CPU)")  # fmt: skip
-    met = len(public["refused"]) * 50 <= public["everyday"]
+    met = not public["refused"]
     print(f"  everyday remarks refused: {len(public['refused'])}/{public['everyday']} "
-          f"(bar: 1 in 50): {'bar met' if met else 'BAR MISSED'}")  # fmt: skip
+          f"(bar: none): {'bar met' if met else 'BAR MISSED'}")  # fmt: skip
     for text in public["refused"]:
         print(f"    refused: {text!r}")
     print(f"  read as a plain substring filter (keep_common=True, whole_words=False, "

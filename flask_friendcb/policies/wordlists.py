@@ -9,11 +9,23 @@ through) and everyday words listed as sensitive (``电影``, ``房间``). :func:
   ``89``, ``610``): room numbers, ages and years hold them;
 - ``common_word``: an entry that a word-frequency list (``wordfreq``'s data, which ships in
   its wheel: nothing is fetched) counts as an everyday word of Chinese or English, at a
-  Zipf frequency of :data:`COMMON_ZIPF` (4.5: about once in 30,000 words) or more,
+  Zipf frequency of :data:`COMMON_ZIPF` (4.5: about once in 30,000 words) or more; or a
+  word that says who a contact is (:data:`EVERYDAY_ROLES`: an occupation, a title, a
+  relation, ``中介``, ``导师``, ``师傅``), from :data:`ROLE_ZIPF` (3.5): remarks are made of
+  such words,
 
 unless the caller keeps them on purpose: ``keep_common=True`` keeps the whole list as given,
 and words meant whatever they are go in ``ContentPolicy(always_banned=...)``, which is never
 checked.
+
+Why the roles are named rather than found by a lower threshold: between Zipf 4.0 and 4.5,
+houbb/sensitive-word's dictionary holds 233 two-character Chinese entries (after the rest of
+the check), neutral words (``中介`` 4.24, ``导师`` 4.40, ``护士`` 4.49) mixed with the words a
+friend filter exists for (``赌博`` 4.20, ``诈骗`` 4.23, ``色情`` 4.45, ``毒品`` 4.45). No
+threshold between them drops the first without the second: from 4.40 (the lowest that drops
+``导师``), 36 entries more go, ``色情``, ``毒品`` and ``强奸`` among them; from 4.24 (``中介``), 107
+go, ``做爱`` and ``妓女`` too; from 4.20, ``赌博``. Frequency says a word is common, not what it
+means; the vocabulary of who a contact is says that, for the words a remark is made of.
 """
 
 from __future__ import annotations
@@ -33,6 +45,27 @@ COMMON_ZIPF = 4.5
 
 #: How common an everyday word must be to be read as allowed around a banned word it holds.
 HOLDER_ZIPF = 3.5
+
+#: The Zipf frequency from which a word of :data:`EVERYDAY_ROLES` is everyday.
+ROLE_ZIPF = 3.5
+
+#: Words that say who a contact is, what remarks are made of: occupations and titles,
+#: relations at school, at work and at home (simplified Chinese, as the check reads an entry).
+#: None names an act or a trade that a friend filter exists for.
+_ROLES = """
+    老师 导师 教师 教授 讲师 校长 班主任 辅导员 教练 家教 助教
+    医生 大夫 护士 护工 药师 医师 牙医 兽医
+    律师 会计 出纳 工程师 设计师 程序员 建筑师 厨师 司机 快递员 快递 外卖员 保安 保姆 保洁
+    月嫂 店员 店长 老板 老板娘 经理 总监 主管 助理 秘书 前台 客服 销售 业务员 中介 经纪人
+    代理 房东 租客 房客 物业 师傅 师父 学徒 徒弟 学生 研究生 博士 硕士 本科生 同学 同事
+    室友 邻居 老乡 客户 顾客 警察 民警 军人 记者 编辑 作家 摄影师 翻译 导游 空姐 乘务员
+    飞行员 船长 农民 工人 电工 木匠 理发师 化妆师 美容师 主任 院长 队长 班长 组长 领导 老总
+    董事长 总经理 同行
+    父亲 母亲 爸爸 妈妈 哥哥 姐姐 弟弟 妹妹 爷爷 奶奶 外公 外婆 叔叔 阿姨 舅舅 舅妈 姑姑
+    姨妈 表哥 表姐 表弟 表妹 堂哥 堂姐 老公 老婆 丈夫 妻子 儿子 女儿 朋友 男朋友 女朋友
+    闺蜜 兄弟 亲戚 家人 干妈 宝宝 孩子 网友 队友 战友 校友 学长 学姐 学弟 学妹 前辈 晚辈
+"""
+EVERYDAY_ROLES = frozenset(_ROLES.split())
 
 Reason = Literal["one_character", "short_number", "common_word"]
 #: The longest number dropped as an entry.
@@ -188,17 +221,24 @@ def check_words(
     if keep_common:
         return WordListCheck(tuple(words), ())
     for word, view in zip(words, views, strict=True):
-        if len(view.replace(" ", "")) <= 1:
+        folded = view.replace(" ", "")
+        if len(folded) <= 1:
             dropped.append(DroppedWord(word, "one_character", f"{view!r} once folded"))
             continue
-        digits = view.replace(" ", "")
-        if digits.isdigit() and digits.isascii() and len(digits) <= SHORT_NUMBER:
-            detail = f"{digits!r} once folded, a number of {SHORT_NUMBER} digits or fewer"
+        if folded.isdigit() and folded.isascii() and len(folded) <= SHORT_NUMBER:
+            detail = f"{folded!r} once folded, a number of {SHORT_NUMBER} digits or fewer"
             dropped.append(DroppedWord(word, "short_number", detail))
             continue
         frequency, language = zipf(word.strip())
         if frequency >= common_zipf:
             detail = f"Zipf frequency {frequency:.2f} in {language} (from {common_zipf})"
+            dropped.append(DroppedWord(word, "common_word", detail))
+            continue
+        if frequency >= ROLE_ZIPF and folded in EVERYDAY_ROLES:
+            detail = (
+                f"Zipf frequency {frequency:.2f} in {language}, a word for who a contact is "
+                f"(from {ROLE_ZIPF})"
+            )
             dropped.append(DroppedWord(word, "common_word", detail))
             continue
         kept.append(word)
