@@ -140,7 +140,7 @@ chaos: $(STAMP) services
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
 
-## Where (c)'s time goes: make profile PROFILE_ARGS="c 10 --pyinstrument".
+## Where (c)'s time goes: make profile PROFILE_ARGS="c 10 --pyinstrument" (or "e 1" for example_app).
 profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 

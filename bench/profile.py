@@ -11,14 +11,14 @@ import cProfile
 import pstats
 import sys
 
-from .apps import build
+from .apps import DISTINCT_BODIES, build
 from .inprocess import time_batch
 from .workload import body_bytes, environ_factory, signed_query
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("kind", nargs="?", default="c", choices="abcd")
+    parser.add_argument("kind", nargs="?", default="c", choices="abcde")
     parser.add_argument("items", nargs="?", type=int, default=1)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", type=int, default=30)
@@ -26,9 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     app = build(args.kind)
-    make = environ_factory(body_bytes(args.items), signed_query())
-    time_batch(app, [make() for _ in range(100)])  # warm up
-    environs = [make() for _ in range(args.requests)]
+    query = signed_query()
+
+    def make(n: int) -> dict[str, object]:
+        # example_app counts acceptances per responder: a responder of its own per request.
+        salt = f"p{n}" if args.kind in DISTINCT_BODIES else ""
+        return environ_factory(body_bytes(args.items, salt), query)()
+
+    time_batch(app, [make(-n - 1) for n in range(100)])  # warm up
+    environs = [make(n) for n in range(args.requests)]
     if args.pyinstrument:
         from pyinstrument import Profiler
 

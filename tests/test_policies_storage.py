@@ -264,3 +264,124 @@ def test_valkey_scheme_speaks_to_the_same_server(redis_url: str) -> None:
     assert limit(item(), event("v")) is None
     assert limit(item(), event("v")) is not None
     assert RateLimitPolicy("1/minute", storage_uri=redis_url)(item(), event("v")) is not None
+
+
+# -- SQLite blocklist: this process's copy, kept until the file changes ------------------------
+
+
+def _file_reads(policy: BlocklistPolicy, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements the policy's storage sends its file from now on."""
+    sent: list[str] = []
+    file = policy.storage._file  # type: ignore[attr-defined]
+    execute, connection = file.execute, file.connection
+
+    def counted_execute(statement: str, parameters: Any = ()) -> Any:
+        sent.append(statement)
+        return execute(statement, parameters)
+
+    def counted_connection() -> Any:
+        sent.append("connection")
+        return connection()
+
+    monkeypatch.setattr(file, "execute", counted_execute)
+    monkeypatch.setattr(file, "connection", counted_connection)
+    return sent
+
+
+def test_sqlite_blocklist_reads_the_file_again_only_after_a_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"sqlite:///{tmp_path}/blocklist.sqlite3"
+    worker, operator = BlocklistPolicy(storage_uri=uri), BlocklistPolicy(storage_uri=uri)
+    operator.add("spammer")
+    assert worker(item("spammer"), event()) is not None
+    sent = _file_reads(worker, monkeypatch)
+    for n in range(50):
+        assert worker(item(f"user{n}"), event(f"responder{n}")) is None
+    assert worker(item("spammer"), event()) is not None
+    assert sent == []  # answered from memory: nothing committed since
+    # Another instance's change (another worker, the CLI) is seen by the very next check.
+    operator.add("responder7")
+    assert worker(item("x"), event("responder7")) == Reject(38001, "the responder is blocked")
+    assert len(sent) == 1
+    operator.remove("spammer")
+    assert worker(item("spammer"), event()) is None
+    assert len(sent) == 2
+
+
+def _block_in_another_process(uri: str, account: str) -> None:
+    BlocklistPolicy(storage_uri=uri).add(account, reason="from another process")
+
+
+def test_sqlite_blocklist_sees_changes_of_other_processes_and_programs(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "blocklist.sqlite3"
+    uri = f"sqlite:///{path}"
+    worker = BlocklistPolicy(storage_uri=uri)
+    assert worker(item("a"), event("b")) is None  # the copy is made (empty)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_block_in_another_process, args=(uri, "a")
+    )
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    assert worker(item("a"), event("b")) == Reject(38001, "the requester is blocked")
+    # A program that is not this library at all (the sqlite3 shell, an older release).
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM friendcb_blocklist")
+    db.close()
+    assert worker(item("a"), event("b")) is None
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO friendcb_blocklist VALUES ('b', '', 0)")
+    db.close()
+    assert worker(item("a"), event("b")) == Reject(38001, "the responder is blocked")
+
+
+def _check_after_fork(ready: Any, blocked: Any, results: Any) -> None:
+    ready.set()
+    blocked.wait(30)
+    results.put(_INHERITED_POLICY[0](item("late"), event()))
+
+
+_INHERITED_POLICY: list[BlocklistPolicy] = []
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs os.fork")
+def test_sqlite_blocklist_copy_of_a_forked_worker_follows_the_file(tmp_path: Path) -> None:
+    # gunicorn --preload: the policy is made (and its copy read) before the workers fork.
+    uri = f"sqlite:///{tmp_path}/blocklist.sqlite3"
+    policy = BlocklistPolicy(storage_uri=uri)
+    assert policy(item("late"), event()) is None
+    _INHERITED_POLICY[:] = [policy]
+    context = multiprocessing.get_context("fork")
+    ready, blocked, results = context.Event(), context.Event(), context.Queue()
+    child = context.Process(target=_check_after_fork, args=(ready, blocked, results))
+    child.start()
+    try:
+        assert ready.wait(30)
+        BlocklistPolicy(storage_uri=uri).add("late")
+        blocked.set()
+        assert results.get(timeout=30) == Reject(38001, "the requester is blocked")
+    finally:
+        child.join(30)
+        _INHERITED_POLICY.clear()
+    assert policy(item("late"), event()) is not None
+
+
+def test_sqlite_blocklist_longer_than_the_copy_is_asked_each_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_friendcb.policies.storage import sqlite as sqlite_storage
+
+    monkeypatch.setattr(sqlite_storage, "CACHE_MAX_ENTRIES", 2)
+    policy = BlocklistPolicy(storage_uri=f"sqlite:///{tmp_path}/blocklist.sqlite3")
+    for account in ("a", "b", "c"):
+        policy.add(account)
+    sent = _file_reads(policy, monkeypatch)
+    assert policy(item("c"), event("x")) == Reject(38001, "the requester is blocked")
+    assert policy(item("x"), event("b")) == Reject(38001, "the responder is blocked")
+    assert policy(item("x"), event("y")) is None
+    assert len(sent) >= 3  # no copy kept: the file answers every check
+    policy.remove("c")
+    assert policy(item("c"), event("x")) is None

@@ -68,16 +68,15 @@ class SQLiteStorage(Storage, MovingWindowSupport):
             # One statement: an INSERT takes the file's write lock before it reads, so the
             # count and the new entry are one atomic step, as under BEGIN IMMEDIATE, for one
             # commit instead of a transaction of four statements.
-            with self._file.connection() as db:
-                cursor = db.execute(
-                    "INSERT INTO friendcb_window (key, at) SELECT ?, ?"
-                    " WHERE (SELECT COUNT(*) FROM friendcb_window WHERE key = ? AND at > ?) < ?",
-                    (key, now, key, now - expiry, limit),
-                )
+            taken, _ = self._file.execute(
+                "INSERT INTO friendcb_window (key, at) SELECT ?, ?"
+                " WHERE (SELECT COUNT(*) FROM friendcb_window WHERE key = ? AND at > ?) < ?",
+                (key, now, key, now - expiry, limit),
+            )
             self._checks += 1
             if self._checks % PRUNE_EVERY == 0:
                 self._prune(key, now - expiry)
-            return cursor.rowcount == 1
+            return taken == 1
         with self._file.immediate() as db:
             db.execute("DELETE FROM friendcb_window WHERE key = ? AND at <= ?", (key, now - expiry))
             (count,) = db.execute(

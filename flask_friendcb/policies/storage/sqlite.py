@@ -4,16 +4,24 @@ Connections come from a small pool (a sqlite3 connection serves one caller at a 
 statement waits at most ``timeout`` for another process's lock. A write that
 must see and change the same rows takes the write lock first (``BEGIN IMMEDIATE``), so that two
 processes cannot both read "one left" and both take it.
+
+The blocklist keeps its accounts in each process's memory too, and asks the file again only
+once something committed to it since: :class:`CommitWatch` tells, without a system call, from
+the header of the file's WAL index, which every commit to a file in WAL mode rewrites (by any
+process or program: another worker, the CLI, the ``sqlite3`` shell).
 """
 
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .base import BlocklistEntry
 
@@ -52,6 +60,20 @@ class SQLiteFile:
                 db.close()
             raise
         self._release(db)
+
+    def execute(self, statement: str, parameters: Sequence[object] = ()) -> tuple[int, list[Any]]:
+        """One statement on a connection of the pool, as :meth:`connection` would run it
+        (without its context manager: for the hot paths); its ``rowcount`` and rows."""
+        db = self._acquire()
+        try:
+            cursor = db.execute(statement, parameters)
+            rows = cursor.fetchall()
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+            raise
+        self._release(db)
+        return cursor.rowcount, rows
 
     @contextlib.contextmanager
     def immediate(self) -> Iterator[sqlite3.Connection]:
@@ -133,11 +155,145 @@ CREATE TABLE IF NOT EXISTS friendcb_blocklist (
 """
 
 
+#: The WAL index's header (https://www.sqlite.org/walformat.html#the_wal_index_file_format):
+#: two copies of 48 bytes, the second written first, then the first, at every commit. Its
+#: ``iVersion`` (the first field) has been 3007000 since SQLite 3.7.0; another value, and the
+#: watch is not used.
+_WAL_INDEX_HEADER = 48
+_WAL_INDEX_VERSION = 3007000
+#: Seconds between two checks that the WAL index mapped is still the file's (a hand-deleted
+#: ``-shm`` file, say); SQLite itself never removes it while a connection holds it open.
+_RECHECK_EVERY = 1.0
+#: Forks of this process so far (a pid read would be a system call per check).
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
+
+class CommitWatch:
+    """Whether anything was committed to a SQLite file in WAL mode since a :meth:`mark`.
+
+    A mark is the header of the file's WAL index (its ``-shm`` file, mapped read-only here):
+    every commit rewrites it (its change counter, its frame count, its checksums), whichever
+    process or program commits, and nothing else does; SQLite's own readers decide by it
+    whether their page cache still holds. Reading it is a memory read, no system call. A
+    connection of this watch's own stays open, so that SQLite keeps the file's WAL index (it
+    removes it when its last connection closes).
+
+    :meth:`mark` is ``None`` when it cannot tell (the file is not in WAL mode, a ``:memory:``
+    database, a header being rewritten this instant): the caller then asks the file.
+    """
+
+    def __init__(self, file: SQLiteFile) -> None:
+        self._file = file
+        self._lock = threading.Lock()
+        self._forks = -1
+        self._db: sqlite3.Connection | None = None
+        self._map: mmap.mmap | None = None
+        self._inode = 0
+        self._checked_at = 0.0
+
+    def mark(self) -> bytes | None:
+        """The WAL index's header now; ``None`` when it cannot be read."""
+        view = self._map
+        if view is None or self._forks != _forks[0] or time.monotonic() >= self._checked_at:
+            view = self._reopen()
+            if view is None:
+                return None
+        header = view[: 2 * _WAL_INDEX_HEADER]
+        first = header[:_WAL_INDEX_HEADER]
+        # The two copies differ while a commit rewrites them; isInit (byte 12) is 0 until
+        # the index is built.
+        if first != header[_WAL_INDEX_HEADER:] or not first[12]:
+            return None
+        return first
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _reopen(self) -> mmap.mmap | None:
+        """The mapping, (re)made when missing, in a new process, or no longer the file's."""
+        with self._lock:
+            now = time.monotonic()
+            if self._map is not None and self._forks == _forks[0]:
+                if now < self._checked_at:
+                    return self._map
+                try:
+                    current = os.stat(self._file.path + "-shm").st_ino
+                except OSError:
+                    current = -1
+                if current == self._inode:
+                    self._checked_at = now + _RECHECK_EVERY
+                    return self._map
+            if self._forks != _forks[0]:
+                # A forked child: the parent's connection stays the parent's, never used here.
+                if self._db is not None:
+                    _INHERITED.append(self._db)
+                if self._map is not None:
+                    self._map.close()
+                self._db, self._map = None, None
+                self._forks = _forks[0]
+            self._drop()
+            if self._file.path == ":memory:":
+                return None
+            try:
+                db = self._file._open()
+            except sqlite3.Error:
+                return None
+            try:
+                (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+                # A read, so that this connection opens the WAL index (and keeps it).
+                db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                fd = os.open(self._file.path + "-shm", os.O_RDONLY | os.O_CLOEXEC)
+            except (sqlite3.Error, OSError):
+                db.close()
+                return None
+            try:
+                stat = os.fstat(fd)
+                if str(mode).lower() != "wal" or stat.st_size < 2 * _WAL_INDEX_HEADER:
+                    db.close()
+                    return None
+                view = mmap.mmap(fd, 2 * _WAL_INDEX_HEADER, mmap.MAP_SHARED, mmap.PROT_READ)
+            except (OSError, ValueError):
+                db.close()
+                return None
+            finally:
+                os.close(fd)
+            if struct.unpack_from("=I", view)[0] != _WAL_INDEX_VERSION:
+                view.close()
+                db.close()
+                return None
+            self._db, self._map, self._inode = db, view, stat.st_ino
+            self._checked_at = now + _RECHECK_EVERY
+            return view
+
+    def _drop(self) -> None:
+        if self._map is not None:
+            self._map.close()
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+        self._db, self._map = None, None
+
+
+#: The most accounts a process keeps in memory; a longer list is asked of the file each time.
+CACHE_MAX_ENTRIES = 100_000
+
+
 class SQLiteBlocklist:
-    """A blocklist in a SQLite file."""
+    """A blocklist in a SQLite file.
+
+    :meth:`first_listed` answers from this process's copy of the listed accounts while nothing
+    was committed to the file since it was read (:class:`CommitWatch`), and reads them again
+    otherwise: a change made by any process is seen by the next check of every other. A list
+    of more than ``CACHE_MAX_ENTRIES`` accounts is not copied: each check asks the file.
+    """
 
     def __init__(self, path: str, *, timeout: float) -> None:
         self._file = SQLiteFile(path, timeout=timeout, schema=BLOCKLIST_SCHEMA)
+        self._watch = CommitWatch(self._file)
+        # (the WAL index's header when the accounts were read, the accounts)
+        self._cache: tuple[bytes, frozenset[str]] | None = None
 
     def add(self, account: str, reason: str, timestamp: float) -> BlocklistEntry:
         with self._file.immediate() as db:
@@ -156,6 +312,32 @@ class SQLiteBlocklist:
     def first_listed(self, accounts: Sequence[str]) -> str | None:
         if not accounts:
             return None
+        cache = self._cache
+        mark = self._watch.mark()
+        if cache is None or mark is None or cache[0] != mark:
+            listed = self._read(mark)
+            if listed is None:
+                return self._query(accounts)
+        else:
+            listed = cache[1]
+        return next((account for account in accounts if account in listed), None)
+
+    def _read(self, mark: bytes | None) -> frozenset[str] | None:
+        """Every listed account, kept as of ``mark`` (taken before the read: a commit in
+        between only makes the next check read again); ``None`` when they are not kept."""
+        self._cache = None
+        if mark is None:
+            return None
+        _, rows = self._file.execute(
+            "SELECT account FROM friendcb_blocklist LIMIT ?", (CACHE_MAX_ENTRIES + 1,)
+        )
+        if len(rows) > CACHE_MAX_ENTRIES:
+            return None
+        listed = frozenset(row[0] for row in rows)
+        self._cache = (mark, listed)
+        return listed
+
+    def _query(self, accounts: Sequence[str]) -> str | None:
         marks = ", ".join("?" * len(accounts))
         with self._file.connection() as db:
             rows = db.execute(
@@ -174,4 +356,6 @@ class SQLiteBlocklist:
         return [BlocklistEntry.at(account, reason, at) for account, reason, at in rows]
 
     def close(self) -> None:
+        self._cache = None
+        self._watch.close()
         self._file.close()
