@@ -15,8 +15,8 @@ from typing import Any, cast
 
 from .config import Settings
 from .errors import BodyReadError, ConfigError
-from .handler import AsyncBodyReader, CallbackHandler, CallbackResponse
-from .hooks import Deadline, HookDecorators, HookRegistry
+from .handler import JSON_HEADERS, AsyncBodyReader, CallbackHandler, CallbackResponse
+from .hooks import Deadline, HookDecorators, HookRegistry, first_step
 
 #: An ASGI scope and message, and the callables of ASGI 3; loose, as frameworks type them
 #: each their own way.
@@ -28,6 +28,9 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 #: Seconds a client has to send the whole body, once the query is authenticated.
 DEFAULT_BODY_TIMEOUT = 10.0
+
+# JSON_HEADERS as ASGI sends them.
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
 class FriendCallbackASGI(HookDecorators):
@@ -171,9 +174,14 @@ def _content_length(headers: Any) -> int | None:
 
 def _body_reader(receive: Receive, timeout: float) -> AsyncBodyReader:
     async def read(limit: int) -> bytes:
+        # A body the server already holds is read in the first step, with no deadline to keep;
+        # the time the client has is counted from that first step.
+        ended, body = first_step(_receive_body(receive, limit))
+        if ended:
+            return cast(bytes, body)
         deadline = Deadline(timeout)
         try:
-            late, body = await deadline.wait(_receive_body(receive, limit))
+            late, body = await deadline.resume(body)
         finally:
             deadline.close()
         if late:
@@ -204,10 +212,13 @@ async def _receive_body(receive: Receive, limit: int) -> bytes:
 
 
 async def _send(send: Send, response: CallbackResponse, *, head: bool) -> None:
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in response.headers
-    ]
+    if response.headers is JSON_HEADERS:
+        headers = [_JSON_CONTENT_TYPE]
+    else:
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in response.headers
+        ]
     headers.append((b"content-length", str(len(response.body)).encode("ascii")))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     # HEAD: the headers a GET would get, and no body (HTTP forbids one).

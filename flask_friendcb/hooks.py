@@ -492,25 +492,30 @@ async def decide_async(
     try:
         while True:
             hook = call[0]
-            if hook.is_async:
-                # Inline, not a coroutine of its own per call: one per item adds up.
-                outcome: HookOutcome
-                # (the generator has checked the time before this call: no check here)
-                try:
-                    ended, returned = first_step(hook.func(call[1], event))
-                    if ended:
-                        late = deadline.has_passed()
-                    else:
-                        late, returned = await deadline.resume(returned)
-                    outcome = TIMED_OUT if late else (True, returned)
-                except Exception as error:
-                    outcome = (False, error)
-                finished, value = _step(steps, outcome)
-            else:
+            if not hook.is_async:
                 finished, value = await _run_plain_hooks(steps, call, event, deadline)
-            if finished:
-                return cast(FriendResponseAnswer, value)
-            call = value
+                if finished:
+                    return cast(FriendResponseAnswer, value)
+                call = value
+                continue
+            # Inline, not a coroutine of its own per call: one per item adds up. The generator
+            # checks the time before each call; a hook that ends without waiting ran like a
+            # plain one in a synchronous adapter, which keeps what it returned however long it
+            # took; one that waits is cut at the deadline.
+            outcome: HookOutcome
+            try:
+                ended, returned = first_step(hook.func(call[1], event))
+                if ended:
+                    outcome = (True, returned)
+                else:
+                    late, returned = await deadline.resume(returned)
+                    outcome = TIMED_OUT if late else (True, returned)
+            except Exception as error:
+                outcome = (False, error)
+            try:
+                call = steps.send(outcome)
+            except StopIteration as done:
+                return cast(FriendResponseAnswer, done.value)
     finally:
         deadline.close()
 

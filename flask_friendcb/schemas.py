@@ -67,8 +67,18 @@ class CallbackQuery:
 
 def parse_query(query_string: str) -> CallbackQuery:
     """Parse a decoded query string. Raises ``ValueError`` when it has too many fields."""
-    pairs = _query_pairs(query_string)
-    values = dict(pairs)
+    if "%" in query_string or "+" in query_string:
+        pairs = parse_qsl(query_string, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS)
+        values = dict(pairs)
+    else:
+        # Tencent's query has nothing to unquote (no "%", no "+"): then splitting is all that
+        # parse_qsl would do, at a fraction of its cost, with the same result and the same
+        # limit.
+        if query_string.count("&") >= _MAX_QUERY_FIELDS:
+            raise ValueError("Max number of fields exceeded")
+        parts = [field.partition("=") for field in query_string.split("&") if field]
+        values = {part[0]: part[2] for part in parts}
+        pairs = [(part[0], part[2]) for part in parts] if len(values) < len(parts) else []
     repeated: frozenset[str] = frozenset()
     if len(values) < len(pairs):
         # A name given more than once keeps its first value; the ambiguous ones read as absent.
@@ -80,28 +90,16 @@ def parse_query(query_string: str) -> CallbackQuery:
         )
         for name in repeated.intersection(_SINGLE_KEYS):
             del values[name]
+    get = values.get
     return CallbackQuery(
-        sdkappid=values.get(QUERY_SDKAPPID),
-        command=values.get(QUERY_COMMAND),
-        sign=values.get(QUERY_SIGN),
-        request_time=values.get(QUERY_REQUEST_TIME),
-        client_ip=values.get(QUERY_CLIENT_IP, ""),
-        opt_platform=values.get(QUERY_OPT_PLATFORM, ""),
-        repeated=repeated,
+        get(QUERY_SDKAPPID),
+        get(QUERY_COMMAND),
+        get(QUERY_SIGN),
+        get(QUERY_REQUEST_TIME),
+        get(QUERY_CLIENT_IP, ""),
+        get(QUERY_OPT_PLATFORM, ""),
+        repeated,
     )
-
-
-def _query_pairs(query_string: str) -> list[tuple[str, str]]:
-    # Tencent's query has nothing to unquote (no "%", no "+"): then splitting is all that
-    # parse_qsl would do, at a fraction of its cost, with the same result and the same limit.
-    if "%" in query_string or "+" in query_string:
-        return parse_qsl(query_string, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS)
-    if query_string.count("&") >= _MAX_QUERY_FIELDS:
-        raise ValueError("Max number of fields exceeded")
-    return [
-        (name, value)
-        for name, _, value in [field.partition("=") for field in query_string.split("&") if field]
-    ]
 
 
 _ACCOUNT = validate.Length(min=1, error="Must not be empty.")
@@ -481,6 +479,31 @@ class FriendResponseBodySchema(_DirectSchema):
     items = _ItemList(FriendResponseItemSchema, data_key="ResponseFriendItem")
     event_time_ms = _EventTime(data_key="EventTime")
 
+    def fast_load(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """What :meth:`load` gives for a well-formed body, in a fraction of the time; ``None``
+        for any other, which :meth:`load` then reads or reports."""
+        requester, sender = data.get("Requester_Account", ""), data.get("From_Account")
+        event_time, items = data.get("EventTime"), data.get("ResponseFriendItem")
+        if not (
+            type(sender) is str
+            and sender
+            and type(requester) is str
+            and type(event_time) is int
+            and 0 <= event_time <= MAX_EVENT_TIME_MS
+            and type(items) is list
+        ):
+            return None
+        try:
+            loaded = self.fields["items"].deserialize(items)
+        except ValidationError:
+            return None
+        return {
+            "requester_account": requester,
+            "from_account": sender,
+            "items": loaded,
+            "event_time_ms": event_time,
+        }
+
 
 class FriendAddItemSchema(_ItemSchema):
     """One element of a request's ``FriendItem``."""
@@ -522,6 +545,36 @@ class FriendAddBodySchema(_DirectSchema):
     add_type = _OptionalText(data_key="AddType")
     force_add_flags = _Flag(data_key="ForceAddFlags")
     event_time_ms = _EventTime(data_key="EventTime")
+
+    def fast_load(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """What :meth:`load` gives for a well-formed body, in a fraction of the time; ``None``
+        for any other, which :meth:`load` then reads or reports."""
+        requester, sender = data.get("Requester_Account", ""), data.get("From_Account")
+        event_time, items = data.get("EventTime"), data.get("FriendItem")
+        add_type, flags = data.get("AddType", ""), data.get("ForceAddFlags", 0)
+        if not (
+            type(sender) is str
+            and sender
+            and type(requester) is str
+            and type(add_type) is str
+            and type(flags) is int
+            and type(event_time) is int
+            and 0 <= event_time <= MAX_EVENT_TIME_MS
+            and type(items) is list
+        ):
+            return None
+        try:
+            loaded = self.fields["items"].deserialize(items)
+        except ValidationError:
+            return None
+        return {
+            "requester_account": requester,
+            "from_account": sender,
+            "items": loaded,
+            "add_type": add_type,
+            "force_add_flags": flags,
+            "event_time_ms": event_time,
+        }
 
 
 class FriendPairSchema(_DirectSchema):
@@ -615,7 +668,9 @@ class FriendResponseAnswerSchema(EnvelopeSchema):
             account, code, info = result.to_account, result.result_code, result.result_info
             if type(account) is not str or type(code) is not int or type(info) is not str:
                 return encode(self.dump({**_OK_ENVELOPE, "results": results}))
-            parts.append(_RESULT_JSON % (_json_string(account), code, _json_string(info)))
+            parts.append(
+                _RESULT_JSON % (_json_string(account), code, _json_string(info) if info else '""')
+            )
         return f"{_OK_ANSWER_JSON}{','.join(parts)}]}}".encode("ascii")
 
 

@@ -437,3 +437,47 @@ def test_the_ok_answer_is_written_as_the_schemas_dump_and_encode_it(
     payload = {"action_status": "OK", "error_code": 0, "error_info": "", "results": results_}
     want = jsonbody.encode(PlainAnswerSchema().dump(payload))
     assert FriendResponseAnswerSchema().ok_json(results_) == want
+
+
+@EXAMPLES
+@given(bodies)
+def test_a_response_body_loads_fast_only_as_marshmallow_loads_it(body: dict[str, Any]) -> None:
+    fast = FriendResponseBodySchema().fast_load(body)
+    if fast is not None:
+        assert outcome(PlainBodySchema().load, body) == ("loaded", fast)
+
+
+add_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "Requester_Account": texts,
+        "From_Account": accounts,
+        "FriendItem": st.one_of(st.lists(add_items, max_size=4), json_values),
+        "AddType": texts,
+        "ForceAddFlags": st.one_of(st.integers(-2, 2), st.booleans(), json_values),
+        "EventTime": event_times,
+    },
+)
+
+
+@EXAMPLES
+@given(add_bodies)
+def test_a_request_body_loads_fast_only_as_its_schema_loads_it(body: dict[str, Any]) -> None:
+    schema = schemas.FriendAddBodySchema()
+    fast = schema.fast_load(body)
+    if fast is not None:
+        assert outcome(Schema.load, schema, body) == ("loaded", fast)
+
+
+def test_a_well_formed_body_takes_the_fast_path() -> None:
+    body = {
+        "From_Account": "a",
+        "EventTime": 1,
+        "ResponseFriendItem": [{"To_Account": "b", "ResponseAction": "Response_Action_Agree"}],
+    }
+    assert FriendResponseBodySchema().fast_load(body) == PlainBodySchema().load(body)
+    assert FriendResponseBodySchema().fast_load({**body, "EventTime": True}) is None
+    request = {"From_Account": "a", "EventTime": 1, "FriendItem": [{"To_Account": "b"}]}
+    assert schemas.FriendAddBodySchema().fast_load(request) == Schema.load(
+        schemas.FriendAddBodySchema(), request
+    )
