@@ -149,4 +149,8 @@ OBSERVED = "observed"
 
 
 def _text(value: str) -> str:
+    # str.isascii is a flag read, and an ASCII string can hold no surrogate: the common case
+    # skips the regular expression.
+    if value.isascii() and "\x00" not in value:
+        return value
     return _UNSTORABLE.sub("\ufffd", value)

@@ -417,8 +417,12 @@ class Spool:
 
 
 def _line(record: AuditRecord) -> bytes:
-    # json.dumps escapes every newline inside a value: one record, one line.
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+    # JSON escapes every newline inside a value: one record, one line.
+    return _ENCODER.encode(record).encode("utf-8") + b"\n"
+
+
+# Built once: json.dumps builds an encoder on every call that passes options.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
