@@ -73,6 +73,43 @@ def test_the_window_moves(tmp_path: Path) -> None:
     assert policy(item(), event()) is None
 
 
+def test_the_sqlite_file_sheds_the_entries_of_keys_that_never_come_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from flask_friendcb.policies.storage import limits_sqlite
+
+    path = tmp_path / "v.sqlite3"
+    short = RateLimitPolicy("5/second", storage_uri=f"sqlite:///{path}")
+    # Another process's policy on the same file, with a longer window: its entries stay.
+    long = RateLimitPolicy("5/hour", storage_uri=f"sqlite:///{path}")
+    assert long(item(), event("kept")) is None
+    for n in range(50):  # 50 responders, each seen once
+        assert short(item(), event(f"once{n}")) is None
+
+    def rows() -> int:
+        with sqlite3.connect(path) as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM friendcb_window").fetchone()
+        return int(count)
+
+    assert rows() == 51
+    # A second later every short entry has expired, but the hour's window holds them all:
+    # nothing goes while a process counts an hour on this file.
+    assert short.storage.sweep(time.time() + 2) == 0
+    assert rows() == 51
+    # Over an hour later, everything goes, the kept entry included.
+    assert short.storage.sweep(time.time() + 3700) == 51
+    assert rows() == 0
+    # And every process sweeps on its own, one check in SWEEP_EVERY.
+    monkeypatch.setattr(limits_sqlite, "SWEEP_EVERY", 16)
+    swept = []
+    monkeypatch.setattr(short.storage, "sweep", lambda now=None: swept.append(now))
+    for n in range(16):
+        short(item(), event(f"again{n}"))
+    assert len(swept) == 1
+
+
 def test_keys_and_code() -> None:
     by_requester = RateLimitPolicy("1/hour", key="to_account", code=38100)
     assert by_requester(item("x"), event("a")) is None

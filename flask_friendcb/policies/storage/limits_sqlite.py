@@ -27,11 +27,16 @@ CREATE INDEX IF NOT EXISTS friendcb_window_key_at ON friendcb_window (key, at);
 CREATE TABLE IF NOT EXISTS friendcb_counter (
     key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS friendcb_window_seconds (seconds INTEGER PRIMARY KEY);
 """
 
 
 #: One check in this many (per process) also prunes its key's expired entries.
 PRUNE_EVERY = 16
+#: One check in this many (per process) also sweeps the whole file: the entries older than the
+#: longest window any process has used on it, and the expired counters, whatever their key (a
+#: key that never comes back is never pruned by its own checks).
+SWEEP_EVERY = 4096
 
 
 class SQLiteStorage(Storage, MovingWindowSupport):
@@ -53,6 +58,9 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         timeout = float(options.get("timeout", 5.0))
         self._file = SQLiteFile(sqlite_path(uri), timeout=timeout, schema=SCHEMA)
         self._checks = 0
+        # The window lengths this process has written to the file (friendcb_window_seconds):
+        # the sweep keeps whatever the longest one of any process still counts.
+        self._windows: set[int] = set()
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -63,6 +71,8 @@ class SQLiteStorage(Storage, MovingWindowSupport):
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
             return False
+        if expiry not in self._windows:
+            self._note_window(expiry)
         now = time.time()
         if amount == 1:
             # One statement: an INSERT takes the file's write lock before it reads, so the
@@ -76,6 +86,8 @@ class SQLiteStorage(Storage, MovingWindowSupport):
             self._checks += 1
             if self._checks % PRUNE_EVERY == 0:
                 self._prune(key, now - expiry)
+                if self._checks % SWEEP_EVERY == 0:
+                    self.sweep(now)
             return taken == 1
         with self._file.immediate() as db:
             db.execute("DELETE FROM friendcb_window WHERE key = ? AND at <= ?", (key, now - expiry))
@@ -96,7 +108,34 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         with contextlib.suppress(sqlite3.Error), self._file.connection() as db:
             db.execute("DELETE FROM friendcb_window WHERE key = ? AND at <= ?", (key, before))
 
+    def _note_window(self, expiry: int) -> None:
+        with self._file.connection() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO friendcb_window_seconds (seconds) VALUES (?)", (expiry,)
+            )
+        self._windows.add(expiry)
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete every entry older than the longest window any process has used on this file,
+        and every expired counter; how many rows went. Housekeeping: run by every process one
+        check in ``SWEEP_EVERY``, and never changes a decision (a failure leaves the rows for
+        the next sweep)."""
+        at = time.time() if now is None else now
+        with contextlib.suppress(sqlite3.Error), self._file.connection() as db:
+            entries = db.execute(
+                "DELETE FROM friendcb_window WHERE at <= ? - "
+                "(SELECT MAX(seconds) FROM friendcb_window_seconds)",
+                (at,),
+            ).rowcount
+            counters = db.execute(
+                "DELETE FROM friendcb_counter WHERE expires_at <= ?", (at,)
+            ).rowcount
+            return max(entries, 0) + max(counters, 0)
+        return 0
+
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        if expiry not in self._windows:
+            self._note_window(expiry)
         now = time.time()
         with self._file.connection() as db:
             oldest, count = db.execute(
