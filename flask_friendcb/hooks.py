@@ -24,8 +24,9 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any, TypeVar, cast, overload
 
 from .auth import describe
@@ -379,6 +380,7 @@ def decision_steps(
     its outcome; returns one result per item, in order. ``on_hook_time``, when given, is told
     how long each hook call took, raising or not."""
     results = []
+    no_decision = Outcome.NO_DECISION
     expires = timer() + policy.deadline
     late = False
     # Read before any hook runs: the answer echoes the wire, even if a hook forces a change on
@@ -439,7 +441,7 @@ def decision_steps(
                 result = _fallback(to_account, action, Outcome.HOOK_ERROR, hook.name, policy)
             break
         if result is None:
-            result = ItemResult(to_account, 0, "", Outcome.NO_DECISION, None, action)
+            result = ItemResult(to_account, 0, "", no_decision, None, action)
         results.append(result)
     return FriendResponseAnswer(tuple(results))
 
@@ -596,7 +598,8 @@ def first_step(awaitable: Awaitable[Any]) -> tuple[bool, Any]:
     value)`` when it ended in it (most awaits of a hook or a body do), else ``(False, rest)``,
     where ``await rest`` finishes it. What the awaited call raises in its first step is
     raised."""
-    iterator = awaitable.__await__()
+    # A coroutine is its own iterator: no __await__ wrapper to make for the usual case.
+    iterator = awaitable if type(awaitable) is CoroutineType else awaitable.__await__()
     try:
         signal = iterator.send(None)
     except StopIteration as done:
@@ -611,7 +614,9 @@ class _Resumed:
 
     __slots__ = ("_iterator", "_signal")
 
-    def __init__(self, iterator: Generator[Any, Any, Any], signal: Any) -> None:
+    def __init__(
+        self, iterator: Generator[Any, Any, Any] | Coroutine[Any, Any, Any], signal: Any
+    ) -> None:
         self._iterator, self._signal = iterator, signal
 
     def __await__(self) -> Generator[Any, Any, Any]:

@@ -18,6 +18,9 @@ def test_a_tiny_run_gives_a_figure_for_every_receiver_and_item_count() -> None:
         assert set(data["median_us"][items]) == set(asgi.KINDS)
         assert all(value > 0 for value in data["median_us"][items].values())
         assert data["ratio_to_s"][items]["s"] == 1.0
+        # Each receiver is set against the bare endpoint doing its kind of work.
+        assert data["baselines"]["r"] == "st"
+        assert data["ratio_to_baseline"][items]["r"] == result.ratio(items, "r", "st")
     assert asgi.print_inprocess(result) is not None
 
 
@@ -40,5 +43,8 @@ def test_the_servers_of_the_end_to_end_run_answer_alike() -> None:
     # One short wrk run of each, under uvicorn: the bench's own check of every answer runs.
     result = asgi.run_endtoend(rounds=1, seconds=1)
     data = result.as_dict()
-    assert set(data["rps"]) == {"s", "r", "ra", "w"}
+    assert set(data["rps"]) == set(asgi.KINDS)
+    assert data["ratio_to_baseline"]["r"] == pytest.approx(
+        data["rps"]["r"] / data["rps"]["st"], rel=0.5
+    )
     assert all(runs[0]["requests"] > 0 for runs in result.runs.values())
