@@ -43,6 +43,7 @@ from .models import (
     Outcome,
     Reject,
     RelationEvent,
+    build_result,
 )
 from .protocol import (
     BLOCKLIST_ADDED_COMMAND,
@@ -441,7 +442,7 @@ def decision_steps(
                 result = _fallback(to_account, action, Outcome.HOOK_ERROR, hook.name, policy)
             break
         if result is None:
-            result = ItemResult(to_account, 0, "", no_decision, None, action)
+            result = build_result(to_account, 0, "", no_decision, None, action)
         results.append(result)
     return FriendResponseAnswer(tuple(results))
 
@@ -734,13 +735,13 @@ def _decided(
     """The result of a hook's decision; raises ``TypeError`` for anything but ``Allow()`` or a
     well-formed ``Reject``."""
     if isinstance(decision, Allow):
-        return ItemResult(to_account, 0, "", Outcome.ALLOWED, hook, action)
+        return build_result(to_account, 0, "", Outcome.ALLOWED, hook, action)
     if isinstance(decision, Reject):
         # Reject checks itself when built; one forged past its checks is junk like any other.
         code, info = getattr(decision, "code", None), getattr(decision, "info", None)
         # isinstance first narrows the type; int() drops an int subclass's overrides.
         if isinstance(code, int) and is_code_in_range(code) and isinstance(info, str):
-            return ItemResult(to_account, int(code), info, Outcome.REJECTED, hook, action)
+            return build_result(to_account, int(code), info, Outcome.REJECTED, hook, action)
     raise TypeError(
         f"hook {hook} returned {_safe_repr(decision)} ({type(decision).__name__}); "
         "expected None, Allow() or Reject(...)"
@@ -761,7 +762,7 @@ def _fallback(
     hook: str,
     policy: HookPolicy,
 ) -> ItemResult:
-    return ItemResult(to_account, policy.result_code, policy.result_info, outcome, hook, action)
+    return build_result(to_account, policy.result_code, policy.result_info, outcome, hook, action)
 
 
 def _actions(actions: Iterable[ResponseAction | str] | None) -> frozenset[ResponseAction] | None:

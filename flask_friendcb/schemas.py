@@ -31,7 +31,14 @@ from marshmallow.decorators import (
 from marshmallow.types import UnknownOption
 
 from .jsonbody import encode
-from .models import FriendAddItem, FriendPair, FriendResponseItem, InvalidItem, ItemResult
+from .models import (
+    FriendAddItem,
+    FriendPair,
+    FriendResponseItem,
+    InvalidItem,
+    ItemResult,
+    build_response_item,
+)
 from .protocol import (
     QUERY_CLIENT_IP,
     QUERY_COMMAND,
@@ -352,7 +359,7 @@ class FriendResponseItemSchema(_ItemSchema):
             and type(remark) is str
             and type(tag_name) is str
         ):
-            return FriendResponseItem(to_account, _ACTIONS[action], remark, tag_name)
+            return build_response_item(to_account, _ACTIONS[action], remark, tag_name)
         return None
 
 

@@ -9,6 +9,7 @@ that mixes well-formed values with every kind of JSON junk.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from types import SimpleNamespace
@@ -481,3 +482,53 @@ def test_a_well_formed_body_takes_the_fast_path() -> None:
     assert schemas.FriendAddBodySchema().fast_load(request) == Schema.load(
         schemas.FriendAddBodySchema(), request
     )
+
+
+@EXAMPLES
+@given(
+    st.text(max_size=4),
+    st.integers(0, 39000),
+    st.text(max_size=4),
+    st.sampled_from(list(Outcome)),
+    st.none() | st.text(max_size=4),
+    st.none() | st.sampled_from(list(ResponseAction)),
+)
+def test_a_result_built_on_the_request_path_is_the_classs_own(
+    account: str, code: int, info: str, outcome_: Outcome, hook: str | None, action: Any
+) -> None:
+    from flask_friendcb.models import build_result
+
+    built = build_result(account, code, info, outcome_, hook, action)
+    own = ItemResult(account, code, info, outcome_, hook, action)
+    assert built == own
+    assert type(built) is ItemResult
+    assert {f.name: getattr(built, f.name) for f in dataclasses.fields(ItemResult)} == {
+        f.name: getattr(own, f.name) for f in dataclasses.fields(ItemResult)
+    }
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.result_code = 1  # type: ignore[misc]
+
+
+def test_the_request_path_builders_set_every_field_in_order() -> None:
+    # A field added to a model must be added to its builder too.
+    from flask_friendcb import models
+
+    assert [f.name for f in dataclasses.fields(ItemResult)] == [
+        "to_account",
+        "result_code",
+        "result_info",
+        "outcome",
+        "hook",
+        "response_action",
+    ]
+    assert [f.name for f in dataclasses.fields(FriendResponseItem)] == [
+        "to_account",
+        "response_action",
+        "remark",
+        "tag_name",
+    ]
+    assert len(models._RESULT_SLOTS) == 6
+    assert len(models._RESPONSE_ITEM_SLOTS) == 4
+    item = models.build_response_item("a", ResponseAction.AGREE, "r", "t")
+    assert item == FriendResponseItem("a", ResponseAction.AGREE, "r", "t")
+    assert hash(item) == hash(FriendResponseItem("a", ResponseAction.AGREE, "r", "t"))
