@@ -10,8 +10,8 @@ The answer never waits on the audit database: the record goes to the local spool
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 from typing import Any
 
 from flask import Flask, g
@@ -70,7 +70,7 @@ def audit_record(
     """The spool's record of one answered callback (a response or a request), with a new
     unique id."""
     return {
-        "record_id": uuid.uuid4().hex,
+        "record_id": new_record_id(),
         "command": _text(event.callback_command),
         "received_at_ms": received_at_ms,
         "event_time_ms": event.event_time_ms,
@@ -114,7 +114,7 @@ def relation_record(event: RelationEvent, received_at_ms: int) -> AuditRecord:
     From_Account, ``outcome`` ``observed`` (Tencent asks for no decision)."""
     action = _text(event.client_cmd) if isinstance(event, FriendAddedEvent) else ""
     return {
-        "record_id": uuid.uuid4().hex,
+        "record_id": new_record_id(),
         "command": _text(event.callback_command),
         "received_at_ms": received_at_ms,
         # These bodies need not carry an EventTime: 0 then.
@@ -142,6 +142,16 @@ def relation_record(event: RelationEvent, received_at_ms: int) -> AuditRecord:
             for pair in event.pairs
         ],
     }
+
+
+def new_record_id() -> str:
+    """A record's unique id: 32 hex digits (128 random bits), the key that makes shipping a
+    record twice store it once.
+
+    From ``random``, which every process seeds from the OS (and each child again after a fork),
+    rather than ``uuid4``: one system call less per callback. An id is no secret, and 128 bits
+    make a collision in the lifetime of any log improbable beyond concern."""
+    return f"{random.getrandbits(128):032x}"
 
 
 #: The ``outcome`` of an after-callback's pair: seen, not decided.

@@ -491,11 +491,15 @@ async def decide_async(
     except StopIteration as done:  # no hook is due
         answer: FriendResponseAnswer = done.value
         return answer
-    deadline = Deadline(call[2] - timer())
+    # Made when first waited on: hooks that end without waiting need none. call[2], the
+    # timer reading at which the deadline passes, is the same for every call.
+    deadline: Deadline | None = None
     try:
         while True:
             hook = call[0]
             if not hook.is_async:
+                if deadline is None:
+                    deadline = Deadline(call[2] - timer())
                 finished, value = await _run_plain_hooks(steps, call, event, deadline)
                 if finished:
                     return cast(FriendResponseAnswer, value)
@@ -511,6 +515,8 @@ async def decide_async(
                 if ended:
                     outcome = (True, returned)
                 else:
+                    if deadline is None:
+                        deadline = Deadline(call[2] - timer())
                     late, returned = await deadline.resume(returned)
                     outcome = TIMED_OUT if late else (True, returned)
             except Exception as error:
@@ -520,7 +526,8 @@ async def decide_async(
             except StopIteration as done:
                 return cast(FriendResponseAnswer, done.value)
     finally:
-        deadline.close()
+        if deadline is not None:
+            deadline.close()
 
 
 class Deadline:

@@ -486,30 +486,39 @@ class FriendResponseBodySchema(_DirectSchema):
     items = _ItemList(FriendResponseItemSchema, data_key="ResponseFriendItem")
     event_time_ms = _EventTime(data_key="EventTime")
 
+    _ITEMS_KEY = "ResponseFriendItem"
+
     def fast_load(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """What :meth:`load` gives for a well-formed body, in a fraction of the time; ``None``
         for any other, which :meth:`load` then reads or reports."""
-        requester, sender = data.get("Requester_Account", ""), data.get("From_Account")
-        event_time, items = data.get("EventTime"), data.get("ResponseFriendItem")
-        if not (
-            type(sender) is str
-            and sender
-            and type(requester) is str
-            and type(event_time) is int
-            and 0 <= event_time <= MAX_EVENT_TIME_MS
-            and type(items) is list
-        ):
-            return None
-        try:
-            loaded = self.fields["items"].deserialize(items)
-        except ValidationError:
-            return None
-        return {
-            "requester_account": requester,
-            "from_account": sender,
-            "items": loaded,
-            "event_time_ms": event_time,
-        }
+        return _fast_envelope(self, data)
+
+
+def _fast_envelope(schema: _DirectSchema, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields every "before" body has (its sender, its time, its items, read by the
+    schema's ``items`` field), as ``schema.load`` gives them for a well-formed body; ``None``
+    for any other."""
+    requester, sender = data.get("Requester_Account", ""), data.get("From_Account")
+    event_time, items = data.get("EventTime"), data.get(schema._ITEMS_KEY)  # type: ignore[attr-defined]
+    if not (
+        type(sender) is str
+        and sender
+        and type(requester) is str
+        and type(event_time) is int
+        and 0 <= event_time <= MAX_EVENT_TIME_MS
+        and type(items) is list
+    ):
+        return None
+    try:
+        loaded = schema.fields["items"].deserialize(items)
+    except ValidationError:
+        return None
+    return {
+        "requester_account": requester,
+        "from_account": sender,
+        "items": loaded,
+        "event_time_ms": event_time,
+    }
 
 
 class FriendAddItemSchema(_ItemSchema):
@@ -553,35 +562,18 @@ class FriendAddBodySchema(_DirectSchema):
     force_add_flags = _Flag(data_key="ForceAddFlags")
     event_time_ms = _EventTime(data_key="EventTime")
 
+    _ITEMS_KEY = "FriendItem"
+
     def fast_load(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """What :meth:`load` gives for a well-formed body, in a fraction of the time; ``None``
         for any other, which :meth:`load` then reads or reports."""
-        requester, sender = data.get("Requester_Account", ""), data.get("From_Account")
-        event_time, items = data.get("EventTime"), data.get("FriendItem")
         add_type, flags = data.get("AddType", ""), data.get("ForceAddFlags", 0)
-        if not (
-            type(sender) is str
-            and sender
-            and type(requester) is str
-            and type(add_type) is str
-            and type(flags) is int
-            and type(event_time) is int
-            and 0 <= event_time <= MAX_EVENT_TIME_MS
-            and type(items) is list
-        ):
+        if type(add_type) is not str or type(flags) is not int:
             return None
-        try:
-            loaded = self.fields["items"].deserialize(items)
-        except ValidationError:
-            return None
-        return {
-            "requester_account": requester,
-            "from_account": sender,
-            "items": loaded,
-            "add_type": add_type,
-            "force_add_flags": flags,
-            "event_time_ms": event_time,
-        }
+        loaded = _fast_envelope(self, data)
+        if loaded is not None:
+            loaded["add_type"], loaded["force_add_flags"] = add_type, flags
+        return loaded
 
 
 class FriendPairSchema(_DirectSchema):

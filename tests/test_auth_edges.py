@@ -186,3 +186,23 @@ def test_unsigned_mode_still_checks_sdkappid_and_ignores_sign(clock: Any) -> Non
     receiver = build_receiver("middleware", clock, token=None, allow_unsigned=True)
     assert receiver.post(query=f"SdkAppid={SDKAPPID}&Sign=garbage&RequestTime=x").status == 200
     assert receiver.post(query="SdkAppid=1400000001").status == 403
+
+
+def test_the_expected_signs_kept_per_second_are_few_and_change_nothing() -> None:
+    from flask_friendcb.auth import Authenticator, sign
+    from flask_friendcb.errors import CallbackRefused
+
+    now = 1_700_000_000
+    checker = Authenticator("1400000000", ("old-token", "new-token"), 60, lambda: float(now))
+    for offset in range(30):  # thirty seconds of callbacks, each signed with either token
+        request_time = str(now - offset)
+        for token in ("old-token", "new-token"):
+            checker.check("1400000000", sign(token, request_time), request_time)
+            checker.check("1400000000", sign(token, request_time), request_time)  # kept
+        with pytest.raises(CallbackRefused):
+            checker.check("1400000000", sign("other", request_time), request_time)
+        assert len(checker._expected) <= 8
+    # A stale or malformed time is refused before any Sign is worked out, and never kept.
+    with pytest.raises(CallbackRefused):
+        checker.check("1400000000", sign("old-token", now - 3600), str(now - 3600))
+    assert str(now - 3600) not in checker._expected
