@@ -25,11 +25,11 @@ from .models import (
     DecidedEvent,
     FriendAddEvent,
     FriendResponseAnswer,
-    FriendResponseEvent,
     InvalidItem,
     ItemResult,
     Outcome,
     RelationEvent,
+    build_response_event,
 )
 from .protocol import (
     FRIEND_ADD_COMMAND,
@@ -91,16 +91,16 @@ def _response_event(
     sdkappid: str,
     query: CallbackQuery,
 ) -> DecidedEvent:
-    return FriendResponseEvent(
-        sdkappid=sdkappid,
-        callback_command=FRIEND_RESPONSE_COMMAND,
-        requester_account=data["requester_account"],
-        from_account=data["from_account"],
-        event_time_ms=data["event_time_ms"],
-        items=items,
-        client_ip=query.client_ip,
-        opt_platform=query.opt_platform,
-        invalid_items=invalid,
+    return build_response_event(
+        sdkappid,
+        FRIEND_RESPONSE_COMMAND,
+        data["requester_account"],
+        data["from_account"],
+        data["event_time_ms"],
+        items,
+        query.client_ip,
+        query.opt_platform,
+        invalid,
     )
 
 

@@ -424,6 +424,20 @@ _RESULT_SLOTS = tuple(
     ItemResult.__dict__[name].__set__
     for name in ("to_account", "result_code", "result_info", "outcome", "hook", "response_action")
 )
+_RESPONSE_EVENT_SLOTS = tuple(
+    FriendResponseEvent.__dict__[name].__set__
+    for name in (
+        "sdkappid",
+        "callback_command",
+        "requester_account",
+        "from_account",
+        "event_time_ms",
+        "items",
+        "client_ip",
+        "opt_platform",
+        "invalid_items",
+    )
+)
 _RESPONSE_ITEM_SLOTS = tuple(
     FriendResponseItem.__dict__[name].__set__
     for name in ("to_account", "response_action", "remark", "tag_name")
@@ -461,3 +475,39 @@ def build_response_item(
     set_remark(item, remark)
     set_tag(item, tag_name)
     return item
+
+
+def build_response_event(
+    sdkappid: str,
+    callback_command: str,
+    requester_account: str,
+    from_account: str,
+    event_time_ms: int,
+    items: tuple[FriendResponseItem, ...],
+    client_ip: str,
+    opt_platform: str,
+    invalid_items: tuple[InvalidItem, ...],
+) -> FriendResponseEvent:
+    """``FriendResponseEvent(...)``, every field given in order, built faster."""
+    event: FriendResponseEvent = _new(FriendResponseEvent)
+    (
+        set_sdkappid,
+        set_command,
+        set_requester,
+        set_from,
+        set_time,
+        set_items,
+        set_ip,
+        set_platform,
+        set_invalid,
+    ) = _RESPONSE_EVENT_SLOTS
+    set_sdkappid(event, sdkappid)
+    set_command(event, callback_command)
+    set_requester(event, requester_account)
+    set_from(event, from_account)
+    set_time(event, event_time_ms)
+    set_items(event, items)
+    set_ip(event, client_ip)
+    set_platform(event, opt_platform)
+    set_invalid(event, invalid_items)
+    return event

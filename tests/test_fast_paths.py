@@ -529,6 +529,12 @@ def test_the_request_path_builders_set_every_field_in_order() -> None:
     ]
     assert len(models._RESULT_SLOTS) == 6
     assert len(models._RESPONSE_ITEM_SLOTS) == 4
+    event_fields = [f.name for f in dataclasses.fields(models.FriendResponseEvent)]
+    assert len(models._RESPONSE_EVENT_SLOTS) == len(event_fields) == 9
+    values = ("1", "cmd", "req", "from", 5, (), "1.2.3.4", "iOS", ())
+    event = models.build_response_event(*values)  # type: ignore[arg-type]
+    assert event == models.FriendResponseEvent(*values)  # type: ignore[arg-type]
+    assert [getattr(event, name) for name in event_fields] == list(values)
     item = models.build_response_item("a", ResponseAction.AGREE, "r", "t")
     assert item == FriendResponseItem("a", ResponseAction.AGREE, "r", "t")
     assert hash(item) == hash(FriendResponseItem("a", ResponseAction.AGREE, "r", "t"))
