@@ -21,6 +21,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from .audit_log import AuditLog, ShippedBatch
+from .forks import generation
 from .spool import Claimed, Spool
 
 logger = logging.getLogger("example_app.audit")
@@ -98,7 +99,8 @@ class Drainer:
         self._stopping = threading.Event()
         self._shipped = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._pid = 0
+        # The fork generation the thread was started in (-1: not started).
+        self._generation = -1
         self._failing = False
         self._known_up = False
         self._delay = backoff[0]
@@ -132,9 +134,9 @@ class Drainer:
 
     def start(self) -> None:
         """Start this process's drainer thread, once per process."""
-        if self._pid == os.getpid() and self._thread is not None:
+        if self._generation == generation() and self._thread is not None:
             return
-        self._pid = os.getpid()
+        self._generation = generation()
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="audit-drainer", daemon=True)
         self._thread.start()
@@ -143,7 +145,7 @@ class Drainer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread, then ship what the spool holds for at most ``timeout`` seconds
         (at exit: gunicorn's SIGTERM lets a worker finish within its graceful timeout)."""
-        if self._thread is None or self._pid != os.getpid():
+        if self._thread is None or self._generation != generation():
             return
         self._stopping.set()
         self._wake.set()

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .audit_log import AuditRecord
+from .forks import generation
 
 # How long an append waits for another process's write lock. Every transaction on the spool
 # is a few statements long, so this is never reached unless the disk itself stalls.
@@ -126,6 +127,8 @@ class Journal:
         self.folder = folder
         self._lock = threading.Lock()
         self._pid = 0
+        # The fork generation the segments were opened in (-1: none yet).
+        self._generation = -1
         self._name = ""
         self._number = 0
         self._fd = -1
@@ -138,7 +141,7 @@ class Journal:
     def write(self, line: bytes) -> None:
         """Append ``line`` (one record and its newline), durable against a kill on return."""
         with self._lock:
-            if self._pid != os.getpid():
+            if self._generation != generation():
                 self._start()
             view = memoryview(line)
             while view:
@@ -149,7 +152,7 @@ class Journal:
         """Start a new segment; the finished one (no more writes go to it) to import, or
         ``None`` when nothing was written since the last rotation."""
         with self._lock:
-            if self._pid != os.getpid() or not self._written:
+            if self._generation != generation() or not self._written:
                 return None
             finished, fd = self._path, self._fd
             self._open_next()
@@ -178,6 +181,7 @@ class Journal:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._pid = os.getpid()
+        self._generation = generation()
         self._name = f"{self._pid}-{secrets.token_hex(4)}"
         self._number = 0
         self._held = {}

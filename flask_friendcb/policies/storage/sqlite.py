@@ -33,6 +33,12 @@ POOL_SIZE = 8
 _INHERITED: list[sqlite3.Connection] = []
 
 
+#: Forks of this process so far: a forked worker must not use its parent's connections, and a
+#: pid read (os.getpid) would be a system call on every statement.
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
+
 class SQLiteFile:
     """A small pool of connections to one SQLite file, made with ``schema``.
 
@@ -46,7 +52,7 @@ class SQLiteFile:
         self._schema = schema
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._forks = _forks[0]
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -97,17 +103,17 @@ class SQLiteFile:
 
     def _acquire(self) -> sqlite3.Connection:
         with self._lock:
-            if os.getpid() != self._pid:
+            if self._forks != _forks[0]:
                 # A forked worker must not use its parent's connections.
                 _INHERITED.extend(self._idle)
-                self._idle, self._pid = [], os.getpid()
+                self._idle, self._forks = [], _forks[0]
             if self._idle:
                 return self._idle.pop()
         return self._open()
 
     def _release(self, db: sqlite3.Connection) -> None:
         with self._lock:
-            if os.getpid() == self._pid and len(self._idle) < POOL_SIZE:
+            if self._forks == _forks[0] and len(self._idle) < POOL_SIZE:
                 self._idle.append(db)
                 return
         db.close()
@@ -164,9 +170,6 @@ _WAL_INDEX_VERSION = 3007000
 #: Seconds between two checks that the WAL index mapped is still the file's (a hand-deleted
 #: ``-shm`` file, say); SQLite itself never removes it while a connection holds it open.
 _RECHECK_EVERY = 1.0
-#: Forks of this process so far (a pid read would be a system call per check).
-_forks = [0]
-os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
 
 
 class CommitWatch:
