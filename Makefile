@@ -39,8 +39,11 @@ wrk:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
 ## Debian's redis-server and PostgreSQL 15, which the storage, scale-out and fault tests start
-## themselves (a throwaway server on a free loopback port each), when missing.
+## themselves (a throwaway server on a free loopback port each), and strace, which counts the
+## system calls of the LMDB storage's check, when missing.
 services:
+	@command -v strace >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace)
 	@command -v redis-server >/dev/null || (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 	@test -x /usr/lib/postgresql/15/bin/initdb || (apt-get update -qq && \

@@ -43,7 +43,7 @@ from devtools.example_service import (
     wait_for_workers,
 )
 from example_app import PolicyCode
-from example_app.policies import sqlite_uris
+from example_app.policies import embedded_uris
 from example_app.store import Store
 from flask_friendcb.policies import BlocklistPolicy
 
@@ -103,7 +103,7 @@ def block_known_spammers(database: str) -> None:
     """Put :data:`~bench.soak_plan.BLOCKED` on the service's blocklist, as its operator
     would, before the service starts."""
     folder = os.path.dirname(os.path.abspath(database))
-    blocklist = BlocklistPolicy(storage_uri=sqlite_uris(folder)[0])
+    blocklist = BlocklistPolicy(storage_uri=embedded_uris(folder)[0])
     try:
         for account in BLOCKED:
             blocklist.add(account, "a known spam farm")

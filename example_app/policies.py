@@ -33,9 +33,9 @@ request_velocity  38002   a request by a sender who has sent EXAMPLE_VELOCITY_LI
 ================= ======= =====================================================================
 
 Velocity runs last, so an acceptance another policy refused does not use up the responder's
-allowance. The blocklist and the velocity counts live in SQLite files beside the database
-(the processes of one machine), or in Redis when ``EXAMPLE_REDIS_URL`` is set (many
-instances). A storage that fails costs the item its check, never the answer: the policy
+allowance. The blocklist and the velocity counts live in files beside the database, a SQLite
+file and an LMDB file (the processes of one machine), or in Redis when ``EXAMPLE_REDIS_URL``
+is set (many instances). A storage that fails costs the item its check, never the answer: the policy
 allows it, and the outage is logged once.
 """
 
@@ -115,7 +115,7 @@ def install(app: Flask, settings: ExampleSettings, folder: str) -> Policies:
         _check_redis(settings.redis_url)
     else:
         os.makedirs(folder, exist_ok=True)
-        blocklist_uri, velocity_uri = sqlite_uris(folder)
+        blocklist_uri, velocity_uri = embedded_uris(folder)
     window = max(1, math.ceil(settings.velocity_window))
     policies = Policies(
         blocklist=BlocklistPolicy(
@@ -147,13 +147,15 @@ def current_policies() -> Policies:
     return get_policies(current_app)
 
 
-def sqlite_uris(folder: str) -> tuple[str, str]:
-    """The blocklist's and the velocity counts' storage URIs without Redis: SQLite files in
-    ``folder`` (the database's), shared by the processes of this machine."""
-    # sqlite:/// then an absolute path: four slashes in all.
-    return tuple(  # type: ignore[return-value]
-        "sqlite:///" + os.path.abspath(os.path.join(folder, name))
-        for name in ("blocklist.sqlite3", "velocity.sqlite3")
+def embedded_uris(folder: str) -> tuple[str, str]:
+    """The blocklist's and the velocity counts' storage URIs without Redis: files in ``folder``
+    (the database's), shared by the processes of this machine. The blocklist is a SQLite file
+    (the operator's record, read from each process's copy); the velocity counts an LMDB file,
+    where an acceptance is taken in shared memory for a fraction of a SQLite commit."""
+    # A scheme, :///, then an absolute path: four slashes in all.
+    return (
+        "sqlite:///" + os.path.abspath(os.path.join(folder, "blocklist.sqlite3")),
+        "lmdb:///" + os.path.abspath(os.path.join(folder, "velocity.lmdb")),
     )
 
 

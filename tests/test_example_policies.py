@@ -313,8 +313,8 @@ def test_the_window_slides(example: BuildExample) -> None:
 def test_velocity_and_blocklist_live_beside_the_database(example: BuildExample) -> None:
     service = example()
     folder = os.path.dirname(service.database)
-    assert get_policies(service.app).velocity.storage_uri == "sqlite:///" + os.path.join(
-        folder, "velocity.sqlite3"
+    assert get_policies(service.app).velocity.storage_uri == "lmdb:///" + os.path.join(
+        folder, "velocity.lmdb"
     )
     service.blocklist.add("eve")
     other = example()  # another worker, or the service restarted

@@ -1,6 +1,7 @@
 """The ready policies from async code: ``policy.aio`` is an ``async def`` hook. On Redis it
-waits through redis.asyncio, on the loop, with no worker thread; on the other storages it runs
-the check in a worker thread. ``on_error`` and ``timeout`` hold on both paths, against a real
+waits through redis.asyncio, on the loop, with no worker thread; on LMDB it takes the entry on
+the loop (microseconds, in shared memory); on the other storages it runs the check in a worker
+thread. ``on_error`` and ``timeout`` hold on both paths, against a real
 Redis stopped (SIGSTOP) or gone."""
 
 from __future__ import annotations
@@ -68,8 +69,12 @@ def test_the_blocklist_from_async_code(storage_uri: str) -> None:
     policy.close()
 
 
-def test_the_rate_limit_from_async_code_counts_with_the_sync_path(storage_uri: str) -> None:
-    policy = RateLimitPolicy("3/minute", storage_uri=storage_uri)
+@pytest.mark.parametrize("kind", ["storage", "lmdb"])
+def test_the_rate_limit_from_async_code_counts_with_the_sync_path(
+    kind: str, storage_uri: str, tmp_path: Any
+) -> None:
+    uri = f"lmdb:///{tmp_path}/windows.lmdb" if kind == "lmdb" else storage_uri
+    policy = RateLimitPolicy("3/minute", storage_uri=uri)
     assert policy(item(), event("alice")) is None  # one counted by the plain hook
 
     async def scenario() -> list[Reject | None]:
@@ -104,6 +109,25 @@ def test_on_redis_the_loop_waits_without_a_thread(redis_url: str) -> None:
     # The plain path never touches the async client.
     storage.first_listed_async = original
     assert policy(item(), event()) is None
+
+
+def test_on_lmdb_the_entry_is_taken_on_the_loop(tmp_path: Any) -> None:
+    policy = RateLimitPolicy("3/minute", storage_uri=f"lmdb:///{tmp_path}/windows.lmdb")
+    threads: set[int] = set()
+    storage: Any = policy.storage
+    original = storage.acquire_entry
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        threads.add(threading.get_ident())
+        return original(*args, **kwargs)
+
+    storage.acquire_entry = watched
+
+    async def scenario() -> int:
+        assert await policy.aio(item(), event()) is None
+        return threading.get_ident()
+
+    assert threads == {asyncio.run(scenario())}
 
 
 def test_aio_is_an_async_hook_that_watches_the_policys_actions() -> None:

@@ -46,11 +46,22 @@ def storage_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(params=["memory", "sqlite", "lmdb", "redis"])
+def window_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A storage of RateLimitPolicy's windows: each of storage_uri's, and an LMDB file."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param in ("sqlite", "lmdb"):
+        return f"{request.param}:///{tmp_path}/windows.{request.param}"
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
 # -- RateLimitPolicy --------------------------------------------------------------------------
 
 
-def test_exactly_limit_pass_per_key(storage_uri: str) -> None:
-    policy = RateLimitPolicy("3/minute", storage_uri=storage_uri)
+def test_exactly_limit_pass_per_key(window_uri: str) -> None:
+    policy = RateLimitPolicy("3/minute", storage_uri=window_uri)
     decisions = [policy(item(), event("alice")) for _ in range(5)]
     assert decisions[:3] == [None, None, None]
     assert decisions[3:] == [Reject(38002, "more than 3 per minute")] * 2
@@ -110,6 +121,129 @@ def test_the_sqlite_file_sheds_the_entries_of_keys_that_never_come_back(
     assert len(swept) == 1
 
 
+def test_the_lmdb_file_sheds_the_windows_of_keys_that_never_come_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_friendcb.policies.storage import limits_lmdb
+
+    uri = f"lmdb:///{tmp_path}/v.lmdb"
+    short = RateLimitPolicy("5/second", storage_uri=uri)
+    long = RateLimitPolicy("5/hour", storage_uri=uri)
+    assert long(item(), event("kept")) is None
+    for n in range(50):  # 50 responders, each seen once
+        assert short(item(), event(f"once{n}")) is None
+    storage = short.storage
+    assert isinstance(storage, limits_lmdb.LMDBStorage)
+    # A second later the short windows have expired, the hour's has not: each window knows
+    # its own length.
+    assert storage.sweep(time.time() + 2) == 50
+    assert long.remaining("kept") == 4
+    assert storage.sweep(time.time() + 3700) == 1
+    assert long.remaining("kept") == 5
+    # Every process sweeps on its own, a few keys at a time, one check in SWEEP_EVERY.
+    monkeypatch.setattr(limits_lmdb, "SWEEP_EVERY", 16)
+    swept: list[int | None] = []
+    monkeypatch.setattr(storage, "sweep", lambda now=None, keys=None: swept.append(keys))
+    for n in range(16):
+        short(item(), event(f"again{n}"))
+    assert swept == [limits_lmdb.SWEEP_KEYS]
+
+
+def test_a_bounded_lmdb_sweep_goes_on_where_the_last_one_stopped(tmp_path: Path) -> None:
+    from flask_friendcb.policies.storage.limits_lmdb import LMDBStorage
+
+    storage = LMDBStorage(f"lmdb:///{tmp_path}/v.lmdb")
+    for n in range(10):
+        assert storage.acquire_entry(f"key{n}", 5, 1)
+    later = time.time() + 5
+    assert [storage.sweep(later, keys=4) for _ in range(4)] == [4, 4, 2, 0]
+    assert storage.get_moving_window("key0", 5, 1)[1] == 0
+
+
+def test_the_lmdb_counters_serve_limits_fixed_window(tmp_path: Path) -> None:
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from flask_friendcb.policies.storage.limits_lmdb import LMDBStorage
+
+    storage = LMDBStorage(f"lmdb:///{tmp_path}/v.lmdb")
+    limiter = FixedWindowRateLimiter(storage)
+    three = parse("3/minute")
+    assert [limiter.hit(three, "k") for _ in range(4)] == [True, True, True, False]
+    assert storage.get_expiry(three.key_for("k")) > time.time()
+    assert limiter.get_window_stats(three, "k").remaining == 0
+    assert storage.reset() == 1
+    assert limiter.hit(three, "k")
+    assert storage.check()
+
+
+def test_a_damaged_lmdb_file_is_made_again(tmp_path: Path) -> None:
+    path = tmp_path / "v.lmdb"
+    # What a power loss can leave of a file that is never flushed: not an LMDB file at all.
+    path.write_bytes(b"\x00garbage" * 1000)
+    policy = RateLimitPolicy("1/minute", storage_uri=f"lmdb:///{path}")
+    assert policy(item(), event("alice")) is None
+    assert policy(item(), event("alice")) == Reject(38002, "more than 1 per minute")
+
+
+def test_an_lmdb_check_makes_no_system_call(tmp_path: Path) -> None:
+    """What the storage is for: an entry taken with the file mapped, in shared memory, where a
+    SQLite commit makes about ten system calls. Counted with strace, on the real file."""
+    import shutil
+    import subprocess
+    import sys
+
+    strace = shutil.which("strace")
+    assert strace, "strace is installed by make test (Debian's strace package)"
+    script = (
+        "import os, sys\n"
+        "from flask_friendcb.policies.storage.limits_lmdb import LMDBStorage\n"
+        "storage = LMDBStorage(sys.argv[1])\n"
+        "storage.acquire_entry('warm', 5, 60)\n"
+        "os.write(1, b'from here\\n')\n"
+        "for n in range(500):\n"
+        "    storage.acquire_entry(f'key{n % 50}', 5, 60)\n"
+        "os.write(1, b'to here\\n')\n"
+    )
+    trace = tmp_path / "trace"
+    subprocess.run(
+        [strace, "-f", "-o", str(trace), sys.executable, "-c", script, f"lmdb:///{tmp_path}/v"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    lines = trace.read_text().splitlines()
+    start = next(n for n, line in enumerate(lines) if "from here" in line)
+    end = next(n for n, line in enumerate(lines) if "to here" in line)
+    assert start < end
+    assert lines[start + 1 : end] == []
+
+
+def test_an_lmdb_window_in_a_forked_worker_is_the_file_s(tmp_path: Path) -> None:
+    policy = RateLimitPolicy("3/minute", storage_uri=f"lmdb:///{tmp_path}/v.lmdb")
+    assert policy(item(), event("alice")) is None  # the parent opens the file
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+
+    def child() -> None:
+        queue.put([policy(item(), event("alice")) is None for _ in range(3)])
+
+    process = context.Process(target=child)
+    process.start()
+    try:
+        # The child takes two more through a file of its own opening, then is refused.
+        assert queue.get(timeout=30) == [True, True, False]
+    finally:
+        process.join(30)
+    assert process.exitcode == 0
+    assert policy(item(), event("alice")) == Reject(38002, "more than 3 per minute")
+
+
+def test_a_blocklist_on_lmdb_is_refused_with_what_to_use() -> None:
+    with pytest.raises(ValueError, match=r"sqlite:///path/to/file"):
+        BlocklistPolicy(storage_uri="lmdb:///x.lmdb")
+
+
 def test_keys_and_code() -> None:
     by_requester = RateLimitPolicy("1/hour", key="to_account", code=38100)
     assert by_requester(item("x"), event("a")) is None
@@ -135,6 +269,11 @@ def test_keys_and_code() -> None:
         (("20/minute",), {"storage_uri": "mysql://x"}),
         (("20/minute",), {"storage_uri": "localhost"}),
         (("20/minute",), {"storage_uri": "sqlite://relative"}),
+        (("20/minute",), {"storage_uri": "lmdb://relative"}),
+        (("20/minute",), {"storage_uri": "lmdb:///:memory:"}),
+        (("20/minute",), {"storage_uri": "lmdb:///w.lmdb?map_size=100"}),
+        (("20/minute",), {"storage_uri": "lmdb:///w.lmdb?map_size=lots"}),
+        (("20/minute",), {"storage_uri": "lmdb:///w.lmdb?sync=1"}),
         (("20/minute",), {"timeout": 0}),
         (("20/minute",), {"timeout": 3}),
         (("20/minute",), {"on_error": "ignore"}),
@@ -181,14 +320,14 @@ KEYS = 30
 LIMIT = 10
 
 
-def _hammer(uri: str, ready: Any, results: Any) -> None:
+def _hammer(uri: str, keys: int, ready: Any, results: Any) -> None:
     """One process's share of the exactness test: how many of its attempts passed, per key.
     Every process tries every key LIMIT times, the keys in turn, so that each key reaches its
     limit while all four processes are at it."""
     policy = RateLimitPolicy(f"{LIMIT}/minute", storage_uri=uri, timeout=1.0)
     one = item()
-    events = [event(f"key{n}") for n in range(KEYS)]
-    passed = [0] * KEYS
+    events = [event(f"key{n}") for n in range(keys)]
+    passed = [0] * keys
     policy(one, event("warm-up"))  # connected before the start
     ready.wait(60)
     for _ in range(LIMIT):
@@ -197,19 +336,22 @@ def _hammer(uri: str, ready: Any, results: Any) -> None:
     results.put(passed)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "lmdb", "redis"])
 def test_four_processes_on_one_key_admit_exactly_limit(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     uri = (
-        f"sqlite:///{tmp_path}/shared.sqlite3"
-        if kind == "sqlite"
-        else request.getfixturevalue("redis_url")
+        request.getfixturevalue("redis_url")
+        if kind == "redis"
+        else f"{kind}:///{tmp_path}/shared.{kind}"
     )
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(4)  # every process starts at the same instant
     queue = context.Queue()
-    processes = [context.Process(target=_hammer, args=(uri, ready, queue)) for _ in range(4)]
+    # LMDB takes an entry in microseconds: with as few keys as the others, the first process
+    # to pass the barrier would be done before the last one wakes.
+    keys = KEYS * 50 if kind == "lmdb" else KEYS
+    processes = [context.Process(target=_hammer, args=(uri, keys, ready, queue)) for _ in range(4)]
     for process in processes:
         process.start()
     try:
@@ -221,7 +363,7 @@ def test_four_processes_on_one_key_admit_exactly_limit(
                 process.kill()
     per_key = [sum(column) for column in zip(*results, strict=True)]
     # 40 attempts on each key, 4 processes at once: exactly LIMIT pass, on every key.
-    assert per_key == [LIMIT] * KEYS, per_key
+    assert per_key == [LIMIT] * keys, per_key
     # The work was shared: more than one process got some of it.
     assert sum(1 for counts in results if sum(counts)) > 1, results
 

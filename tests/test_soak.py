@@ -35,7 +35,7 @@ from bench.soak_plan import (
     write_signs,
 )
 from example_app import PolicyCode, create_app, get_service
-from example_app.policies import sqlite_uris
+from example_app.policies import embedded_uris
 from flask_friendcb.config import Settings
 from flask_friendcb.policies import BlocklistPolicy
 from flask_friendcb.testing import sign
@@ -167,7 +167,7 @@ def test_plan_and_signs_files_are_what_soak_lua_reads(tmp_path: Path) -> None:
 def test_the_blocklist_is_set_before_the_run(tmp_path: Path) -> None:
     database = str(tmp_path / "soak.sqlite3")
     soak.block_known_spammers(database)
-    blocklist = BlocklistPolicy(storage_uri=sqlite_uris(str(tmp_path))[0])
+    blocklist = BlocklistPolicy(storage_uri=embedded_uris(str(tmp_path))[0])
     try:
         assert sorted(entry.account for entry in blocklist.entries()) == sorted(BLOCKED)
     finally:

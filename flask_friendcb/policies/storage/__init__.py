@@ -6,6 +6,8 @@ URI                            storage
 ``memory://``                  this process only
 ``sqlite:///path/to/file``     the processes of one machine (a file; ``sqlite:///:memory:``
                                is one process)
+``lmdb:///path/to/file``       the processes of one machine, for ``RateLimitPolicy``: the
+                               cheapest shared window (an LMDB file, extra ``[lmdb]``)
 ``redis://``, ``rediss://``    many machines, through redis-py (extra ``[redis]``)
 ``valkey://``, ``valkeys://``  Valkey, which speaks Redis' protocol, through the same client
 ============================== ===========================================================
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 from .base import BlocklistEntry, BlocklistStorage
 
 REDIS_SCHEMES = frozenset({"redis", "rediss", "valkey", "valkeys"})
-SCHEMES = frozenset({"memory", "sqlite"}) | REDIS_SCHEMES
+SCHEMES = frozenset({"memory", "sqlite", "lmdb"}) | REDIS_SCHEMES
 
 __all__ = ["SCHEMES", "BlocklistEntry", "BlocklistStorage", "open_blocklist", "scheme_of"]
 
@@ -36,11 +38,13 @@ def scheme_of(uri: str) -> str:
     return scheme
 
 
-def sqlite_path(uri: str) -> str:
-    """The file of a ``sqlite:///path`` URI (three slashes, then the path)."""
-    path = uri.split("://", 1)[1]
+def file_path(uri: str) -> str:
+    """The file of a ``sqlite:///path`` or ``lmdb:///path`` URI (three slashes, then the path;
+    a query after it is the storage's own)."""
+    scheme, path = uri.split("://", 1)
+    path = path.split("?", 1)[0]
     if not path.startswith("/") or path == "/":
-        raise ValueError(f"a SQLite storage URI is sqlite:///path/to/file, got {uri!r}")
+        raise ValueError(f"a storage URI of {scheme}:// is {scheme}:///path/to/file, got {uri!r}")
     # sqlite:////abs/path and sqlite:///relative/path, as SQLAlchemy reads them.
     path = path[1:]
     return path or ":memory:"
@@ -63,7 +67,12 @@ def open_blocklist(uri: str, *, timeout: float) -> BlocklistStorage:
     if scheme == "sqlite":
         from .sqlite import SQLiteBlocklist
 
-        return SQLiteBlocklist(sqlite_path(uri), timeout=timeout)
+        return SQLiteBlocklist(file_path(uri), timeout=timeout)
+    if scheme == "lmdb":
+        raise ValueError(
+            "lmdb:// holds RateLimitPolicy's windows only; a blocklist on one machine is "
+            f"sqlite:///path/to/file (got {uri!r})"
+        )
     from .redis import RedisBlocklist
 
     return RedisBlocklist(as_redis_url(uri), timeout=timeout)

@@ -1,11 +1,17 @@
-"""The interface of a blocklist storage."""
+"""The interface of a blocklist storage, and what every file storage needs to know."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
+
+#: Forks of this process so far: a forked worker must not use its parent's connections (nor an
+#: LMDB environment), and a pid read (os.getpid) would be a system call on every statement.
+FORKS = [0]
+os.register_at_fork(after_in_child=lambda: FORKS.__setitem__(0, FORKS[0] + 1))
 
 
 @dataclass(frozen=True, slots=True)

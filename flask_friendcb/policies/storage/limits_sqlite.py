@@ -18,7 +18,7 @@ try:
 except ImportError as error:  # pragma: no cover - checked by hiding the module
     raise missing_extra("policies", error) from error
 
-from . import sqlite_path
+from . import file_path
 from .sqlite import SQLiteFile
 
 SCHEMA = """
@@ -56,7 +56,7 @@ class SQLiteStorage(Storage, MovingWindowSupport):
     ) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         timeout = float(options.get("timeout", 5.0))
-        self._file = SQLiteFile(sqlite_path(uri), timeout=timeout, schema=SCHEMA)
+        self._file = SQLiteFile(file_path(uri), timeout=timeout, schema=SCHEMA)
         self._checks = 0
         # The window lengths this process has written to the file (friendcb_window_seconds):
         # the sweep keeps whatever the longest one of any process still counts.

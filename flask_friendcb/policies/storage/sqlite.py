@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .base import BlocklistEntry
+from .base import FORKS, BlocklistEntry
 
 #: Idle connections kept per file and process; more are opened when needed, closed after use.
 POOL_SIZE = 8
@@ -33,10 +33,8 @@ POOL_SIZE = 8
 _INHERITED: list[sqlite3.Connection] = []
 
 
-#: Forks of this process so far: a forked worker must not use its parent's connections, and a
-#: pid read (os.getpid) would be a system call on every statement.
-_forks = [0]
-os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+#: Forks of this process so far (shared with every file storage).
+_forks = FORKS
 
 
 class SQLiteFile:

@@ -1,0 +1,324 @@
+"""A ``limits`` storage in an LMDB file, registered under the ``lmdb`` scheme (extra ``[lmdb]``).
+
+The cheapest store the processes of one machine can share: LMDB maps the file into every
+process and serialises writers with a mutex in that shared memory, so that taking an entry is
+a few memory writes under a lock and no system call, where a SQLite commit makes about ten
+(locks on its WAL index, two writes of its WAL). Every check still sees every other process's
+entries at once: exactly ``limit`` pass per window, as on SQLite or Redis.
+
+What it gives up for that: the file is written through the shared mapping and never flushed
+to disk by this storage (``sync=False``). A process that dies loses nothing (the kernel holds
+the pages); a machine that loses power may leave the file unreadable, and then it is made
+again empty, since what it holds is counts of the last window (a file that opens and then
+fails its reads costs each check its ``on_error``, logged: delete it, nothing else is lost).
+A writer holds LMDB's lock for microseconds and no timeout bounds the wait for it: a process
+killed while it held the lock releases it (a robust mutex), but one stopped there (SIGSTOP, a
+debugger) holds every other process's checks until it runs again. The file's size on disk is
+what it holds; its apparent size is the map (``map_size``, 128 MiB unless the URI says
+``?map_size=``), sparse where nothing was written.
+
+Creating the class registers it: ``limits.storage.storage_from_string("lmdb:///path")``
+returns one.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import os
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..errors import missing_extra
+
+try:
+    import lmdb
+except ImportError as error:  # pragma: no cover - checked by hiding the module
+    raise missing_extra("lmdb", error) from error
+
+try:
+    from limits.storage import MovingWindowSupport, Storage
+except ImportError as error:  # pragma: no cover - checked by hiding the module
+    raise missing_extra("policies", error) from error
+
+from . import file_path
+from .base import FORKS
+
+#: The map's size unless the URI's ``map_size`` says otherwise: about 600,000 keys of a
+#: 20-per-window limit.
+DEFAULT_MAP_SIZE = 128 * 2**20
+#: One check in this many (per process) also sweeps keys whose every entry has expired ...
+SWEEP_EVERY = 1024
+#: ... this many keys of them, from where the last sweep stopped: twice as many as checks
+#: in between, so that keys that never come back cannot pile up faster than they go.
+SWEEP_KEYS = 2 * SWEEP_EVERY
+
+# Keys of the two kinds of value, apart in one key space.
+_WINDOW = b"w:"
+_COUNTER = b"c:"
+# A counter: its value and when it expires.
+_COUNTER_VALUE = struct.Struct("=qd")
+
+# LMDB lets a process open a file once: the storages of one file (two apps of one process, or
+# two policies) share its environment, which closes with the last of them. A forked child
+# closes what it inherited before it opens the file again: LMDB forbids using a parent's
+# environment, and closing it there is safe (the child holds none of its reader slots, and
+# fcntl locks are not inherited), and py-lmdb refuses a second open of a path until then.
+_lock = threading.Lock()
+_environments: dict[str, tuple[Any, int]] = {}
+_forks_seen = [0]
+
+
+def _share(path: str, map_size: int) -> Any:
+    """The environment of ``path`` in this process, opened by its first user."""
+    key = os.path.realpath(path)
+    with _lock:
+        if _forks_seen[0] != FORKS[0]:
+            for inherited, _ in _environments.values():
+                with contextlib.suppress(lmdb.Error):
+                    inherited.close()
+            _environments.clear()
+            _forks_seen[0] = FORKS[0]
+        env, users = _environments.get(key, (None, 0))
+        if env is None:
+            env = _open(path, map_size)
+        _environments[key] = (env, users + 1)
+        return env
+
+
+def _let_go(env: Any) -> None:
+    """One user fewer of ``env``: closed with its last one (in the process that opened it)."""
+    with _lock:
+        for key, (shared, users) in list(_environments.items()):
+            if shared is env:
+                if users > 1:
+                    _environments[key] = (env, users - 1)
+                else:
+                    del _environments[key]
+                    env.close()
+                return
+
+
+class LMDBStorage(Storage, MovingWindowSupport):
+    """Moving windows and fixed-window counters in an LMDB file.
+
+    A moving window is one value per key: its window's length, then the times of its live
+    entries, rewritten (its expired entries dropped) each time an entry is taken, in one write
+    transaction. Keys that never come back are swept, a few at a time, by the checks
+    themselves.
+    """
+
+    STORAGE_SCHEME = ["lmdb"]  # noqa: RUF012  (limits declares it a list)
+
+    def __init__(
+        self, uri: str, wrap_exceptions: bool = False, **options: float | str | bool
+    ) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.path, self.map_size = _parse(uri)
+        self._lock = threading.Lock()
+        self._env: Any = None
+        self._forks = -1
+        self._checks = 0
+        self._sweep_from = b""
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return lmdb.Error
+
+    # -- the moving window ------------------------------------------------------------------
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        name = _WINDOW + key.encode()
+        now = time.time()
+        env = self._env if self._forks == FORKS[0] and self._env is not None else None
+        try:
+            # What _write does, without its generator: this is every acceptance's path.
+            with (env or self._environment()).begin(write=True) as txn:
+                live = _live(txn.get(name), now - expiry)
+                taken = len(live) + amount <= limit
+                if taken:
+                    live.extend([now] * amount)
+                    txn.put(name, _window_value(expiry, live))
+        except lmdb.MapFullError:
+            self.sweep()
+            raise
+        self._checks += 1
+        if self._checks % SWEEP_EVERY == 0:
+            self.sweep(now, keys=SWEEP_KEYS)
+        return taken
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        with self._read() as txn:
+            live = _live(txn.get(_WINDOW + key.encode()), now - expiry)
+        return (live[0] if live else now, len(live))
+
+    def sweep(self, now: float | None = None, *, keys: int | None = None) -> int:
+        """Delete the windows whose every entry has expired and the expired counters, looking
+        at ``keys`` keys from where the last sweep stopped (all of them when ``None``); how
+        many went. Housekeeping: it never changes a decision."""
+        at = time.time() if now is None else now
+        removed = 0
+        with self._write() as txn:
+            cursor = txn.cursor()
+            seen = 0
+            found = cursor.set_range(self._sweep_from)
+            while found and (keys is None or seen < keys):
+                name, value = cursor.item()
+                seen += 1
+                if _expired(name, value, at):
+                    # Moves to the next key; past the last, the cursor's key is empty.
+                    found = cursor.delete() and bool(cursor.key())
+                    removed += 1
+                else:
+                    found = cursor.next()
+            self._sweep_from = cursor.key() if found else b""
+        return removed
+
+    # -- fixed-window counters (the rest of limits' Storage interface) -----------------------
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        name = _COUNTER + key.encode()
+        now = time.time()
+        with self._write() as txn:
+            raw = txn.get(name)
+            value, expires_at = _COUNTER_VALUE.unpack(raw) if raw else (0, 0.0)
+            if expires_at <= now:
+                value, expires_at = 0, now + expiry
+            value += amount
+            txn.put(name, _COUNTER_VALUE.pack(value, expires_at))
+        return int(value)
+
+    def get(self, key: str) -> int:
+        with self._read() as txn:
+            raw = txn.get(_COUNTER + key.encode())
+        if not raw:
+            return 0
+        value, expires_at = _COUNTER_VALUE.unpack(raw)
+        return int(value) if expires_at > time.time() else 0
+
+    def get_expiry(self, key: str) -> float:
+        with self._read() as txn:
+            raw = txn.get(_COUNTER + key.encode())
+        return float(_COUNTER_VALUE.unpack(raw)[1]) if raw else time.time()
+
+    def check(self) -> bool:
+        try:
+            self._environment().stat()
+        except lmdb.Error:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        main = self._environment().open_db()
+        with self._write() as txn:
+            count = int(txn.stat(main)["entries"])
+            txn.drop(main, delete=False)
+        return count
+
+    def clear(self, key: str) -> None:
+        encoded = key.encode()
+        with self._write() as txn:
+            txn.delete(_WINDOW + encoded)
+            txn.delete(_COUNTER + encoded)
+
+    def close(self) -> None:
+        with self._lock:
+            env, self._env = self._env, None
+            if env is not None and self._forks == FORKS[0]:
+                _let_go(env)
+
+    # -- the environment --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Any]:
+        env = self._environment()
+        try:
+            with env.begin(write=True) as txn:
+                yield txn
+        except lmdb.MapFullError:
+            # Full of windows that have expired, most likely: sweep them all, and the next
+            # check finds room (this one is decided by the caller's on_error).
+            self.sweep()
+            raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self._environment().begin() as txn:
+            yield txn
+
+    def _environment(self) -> Any:
+        env = self._env
+        if env is not None and self._forks == FORKS[0]:
+            return env
+        with self._lock:
+            if self._env is None or self._forks != FORKS[0]:
+                self._env = _share(self.path, self.map_size)
+                self._forks = FORKS[0]
+            return self._env
+
+
+def _open(path: str, map_size: int) -> Any:
+    """The environment of ``path``, made again empty when the file cannot be read (what a
+    power loss can leave of a file that is never flushed)."""
+    options: dict[str, Any] = {
+        "map_size": map_size,
+        "subdir": False,
+        # Written through the shared mapping, never flushed: see the module's docstring.
+        "writemap": True,
+        "sync": False,
+        "metasync": False,
+        "readahead": False,
+        "meminit": False,
+        "max_dbs": 0,
+    }
+    try:
+        env = lmdb.open(path, **options)
+    except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        env = lmdb.open(path, **options)
+    # Reader slots left by processes that died in a read.
+    env.reader_check()
+    return env
+
+
+def _parse(uri: str) -> tuple[str, int]:
+    """The file and the map size of an ``lmdb:///path/to/file?map_size=BYTES`` URI."""
+    path = file_path(uri)
+    if path == ":memory:":
+        raise ValueError(f"an LMDB storage is a file: lmdb:///path/to/file, got {uri!r}")
+    map_size = DEFAULT_MAP_SIZE
+    for name, values in parse_qs(urlsplit(uri).query, keep_blank_values=True).items():
+        if name != "map_size":
+            raise ValueError(f"an LMDB storage URI takes ?map_size=BYTES only, got {name!r}")
+        map_size = int(values[-1]) if values[-1].isdigit() else 0
+        if map_size < 2**20:
+            raise ValueError(f"map_size is a number of bytes, at least 1 MiB, got {values[-1]!r}")
+    return path, map_size
+
+
+def _live(raw: bytes | None, after: float) -> list[float]:
+    """The entry times of a window value later than ``after``, oldest first."""
+    if not raw:
+        return []
+    return [at for at in memoryview(raw).cast("d")[1:] if at > after]
+
+
+def _window_value(expiry: int, times: list[float]) -> bytes:
+    return array.array("d", [float(expiry), *times]).tobytes()
+
+
+def _expired(name: bytes, value: bytes, now: float) -> bool:
+    if name.startswith(_COUNTER):
+        return bool(_COUNTER_VALUE.unpack(value)[1] <= now)
+    times = array.array("d")
+    times.frombytes(value)
+    # Entries are appended in time order: the last is the newest.
+    return len(times) < 2 or times[-1] <= now - times[0]
