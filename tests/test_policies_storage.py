@@ -239,6 +239,58 @@ def test_an_lmdb_window_in_a_forked_worker_is_the_file_s(tmp_path: Path) -> None
     assert policy(item(), event("alice")) == Reject(38002, "more than 3 per minute")
 
 
+def test_a_worker_killed_holding_the_lmdb_lock_does_not_hold_the_others(tmp_path: Path) -> None:
+    """LMDB's writer lock is a robust mutex: a process killed while it holds it (SIGKILL, the
+    OOM killer) leaves it to the next writer, and what it had committed stays."""
+    import signal
+    import subprocess
+    import sys
+
+    uri = f"lmdb:///{tmp_path}/v.lmdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from flask_friendcb.policies.storage.limits_lmdb import LMDBStorage\n"
+            "storage = LMDBStorage(sys.argv[1])\n"
+            "storage.acquire_entry('k', 5, 60)\n"
+            "held = storage._environment().begin(write=True)\n"
+            "print('holding', flush=True)\n"
+            "time.sleep(60)\n",
+            uri,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(30)
+        if holder.stdout is not None:
+            holder.stdout.close()
+    # In a process of its own, so that a lock never released fails the test (a timeout) where
+    # it would hang the suite.
+    taken = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from flask_friendcb.policies.storage.limits_lmdb import LMDBStorage\n"
+            "storage = LMDBStorage(sys.argv[1])\n"
+            "print(storage.acquire_entry('k', 5, 60), storage.get_moving_window('k', 5, 60)[1])\n",
+            uri,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert taken.stdout.split() == ["True", "2"]
+
+
 def test_a_blocklist_on_lmdb_is_refused_with_what_to_use() -> None:
     with pytest.raises(ValueError, match=r"sqlite:///path/to/file"):
         BlocklistPolicy(storage_uri="lmdb:///x.lmdb")
