@@ -177,6 +177,69 @@ def test_the_lmdb_counters_serve_limits_fixed_window(tmp_path: Path) -> None:
     assert storage.check()
 
 
+def test_a_full_lmdb_map_refuses_in_time_and_recovers_once_windows_expire(
+    tmp_path: Path,
+) -> None:
+    import lmdb
+
+    from flask_friendcb.policies.storage.limits_lmdb import REFUSE_AT, LMDBStorage
+
+    storage = LMDBStorage(f"lmdb:///{tmp_path}/v.lmdb?map_size={4 * 2**20}")
+    taken = 0
+    with pytest.raises(lmdb.MapFullError, match=r"raise its \?map_size="):  # noqa: PT012
+        while taken < 200_000:
+            storage.acquire_entry(f"responder{taken}", 5, 2)
+            taken += 1
+    assert taken > 10_000
+    # Refused a quarter short of the end: LMDB keeps room to delete (a map filled to its end
+    # could not even sweep), and an operator's clear still works.
+    assert REFUSE_AT < storage.fill() < REFUSE_AT + 0.05
+    storage.clear("responder0")
+    # Two seconds on, every window has expired: within a second and a few checks the sweeps
+    # have made room, and every check passes again.
+    time.sleep(2.1)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            if storage.acquire_entry("after", 5, 2):
+                break
+        except lmdb.MapFullError:
+            assert time.monotonic() < deadline, "still full 5 s after every window expired"
+            time.sleep(0.01)
+    assert all(storage.acquire_entry(f"later{n}", 5, 60) for n in range(1000))
+    assert storage.fill() < 0.1
+
+
+def test_lmdb_keys_of_any_length_count_apart(tmp_path: Path) -> None:
+    from flask_friendcb.policies.storage.limits_lmdb import LMDBStorage
+
+    storage = LMDBStorage(f"lmdb:///{tmp_path}/v.lmdb")
+    # LMDB takes keys of up to 511 bytes; an app's key function may return more.
+    long = "k" * 2000
+    assert storage.acquire_entry(long, 1, 60)
+    assert not storage.acquire_entry(long, 1, 60)
+    assert storage.acquire_entry(long + "2", 1, 60)
+    assert storage.acquire_entry("\ud800 lone surrogate", 1, 60)
+    storage.clear(long)
+    assert storage.acquire_entry(long, 1, 60)
+
+
+def test_an_lmdb_window_stays_in_order_when_the_clock_steps_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_friendcb.policies.storage import limits_lmdb
+
+    storage = limits_lmdb.LMDBStorage(f"lmdb:///{tmp_path}/v.lmdb")
+    clock = iter([1000.0, 1000.5, 999.0, 1002.1, 1002.2])
+    monkeypatch.setattr(limits_lmdb.time, "time", lambda: next(clock))
+    assert storage.acquire_entry("k", 3, 2)  # 1000.0
+    assert storage.acquire_entry("k", 3, 2)  # 1000.5
+    assert storage.acquire_entry("k", 3, 2)  # 999.0, kept at 1000.5
+    # At 1002.1 the first has expired, the two at 1000.5 have not: one more passes.
+    assert storage.acquire_entry("k", 3, 2)
+    assert storage.get_moving_window("k", 3, 2) == (1000.5, 3)
+
+
 def test_a_damaged_lmdb_file_is_made_again(tmp_path: Path) -> None:
     path = tmp_path / "v.lmdb"
     # What a power loss can leave of a file that is never flushed: not an LMDB file at all.

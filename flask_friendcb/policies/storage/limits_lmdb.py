@@ -15,7 +15,10 @@ A writer holds LMDB's lock for microseconds and no timeout bounds the wait for i
 killed while it held the lock releases it (a robust mutex), but one stopped there (SIGSTOP, a
 debugger) holds every other process's checks until it runs again. The file's size on disk is
 what it holds; its apparent size is the map (``map_size``, 128 MiB unless the URI says
-``?map_size=``), sparse where nothing was written.
+``?map_size=``), sparse where nothing was written. Windows whose entries have all expired are
+swept by the checks; live windows past three quarters of the map are refused (the caller's
+``on_error`` decides, and the error says to raise ``map_size``), since an LMDB map filled to
+its end cannot even delete.
 
 Creating the class registers it: ``limits.storage.storage_from_string("lmdb:///path")``
 returns one.
@@ -24,7 +27,9 @@ returns one.
 from __future__ import annotations
 
 import array
+import bisect
 import contextlib
+import hashlib
 import os
 import struct
 import threading
@@ -48,20 +53,40 @@ except ImportError as error:  # pragma: no cover - checked by hiding the module
 from . import file_path
 from .base import FORKS
 
-#: The map's size unless the URI's ``map_size`` says otherwise: about 600,000 keys of a
-#: 20-per-window limit.
+#: The map's size unless the URI's ``map_size`` says otherwise: some 500,000 keys whose windows
+#: hold 20 entries each (measured), more of fewer.
 DEFAULT_MAP_SIZE = 128 * 2**20
+#: The smallest map a URI may ask for: a quarter of it (what REFUSE_AT keeps free) is room for
+#: the entries of several workers taken between two reads of the fill.
+MIN_MAP_SIZE = 4 * 2**20
 #: One check in this many (per process) also sweeps keys whose every entry has expired ...
 SWEEP_EVERY = 1024
 #: ... this many keys of them, from where the last sweep stopped: twice as many as checks
 #: in between, so that keys that never come back cannot pile up faster than they go.
 SWEEP_KEYS = 2 * SWEEP_EVERY
+#: A sweep deletes in write transactions of at most this many keys, so that it holds LMDB's
+#: writer lock (every other worker's checks) for a millisecond or two at a time.
+SWEEP_BATCH = 4096
+#: One check in this many (per process) reads how much of the map the windows fill ...
+FILL_CHECK_EVERY = 16
+#: ... past this share, every key is swept, again after FULL_SWEEP_PAUSE times what the last
+#: such sweep took and at least a second later (a map full of live windows costs each process
+#: at most a twentieth of a core in sweeps) ...
+SWEEP_ALL_AT = 0.5
+FULL_SWEEP_PAUSE = 20
+#: ... and past this one no entry is taken until a sweep makes room (the policy's on_error
+#: decides, and its log says why): an LMDB map filled to its end cannot even delete, so the
+#: rest stays free for the sweeps.
+REFUSE_AT = 0.75
 
 # Keys of the two kinds of value, apart in one key space.
 _WINDOW = b"w:"
 _COUNTER = b"c:"
 # A counter: its value and when it expires.
 _COUNTER_VALUE = struct.Struct("=qd")
+# The longest key LMDB takes is 511 bytes.
+_MAX_NAME = 511
+_EMPTY: array.array[float] = array.array("d", (0.0,))
 
 # LMDB lets a process open a file once: the storages of one file (two apps of one process, or
 # two policies) share its environment, which closes with the last of them. A forked child
@@ -124,6 +149,8 @@ class LMDBStorage(Storage, MovingWindowSupport):
         self._forks = -1
         self._checks = 0
         self._sweep_from = b""
+        self._full = False
+        self._full_sweep_due = 0.0
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -134,42 +161,93 @@ class LMDBStorage(Storage, MovingWindowSupport):
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
             return False
-        name = _WINDOW + key.encode()
+        name = _name(_WINDOW, key)
         now = time.time()
-        env = self._env if self._forks == FORKS[0] and self._env is not None else None
+        if self._full:
+            self._housekeeping(now)
+            if self._full:
+                raise self._filled_up()
         try:
-            # What _write does, without its generator: this is every acceptance's path.
-            with (env or self._environment()).begin(write=True) as txn:
-                live = _live(txn.get(name), now - expiry)
-                taken = len(live) + amount <= limit
-                if taken:
-                    live.extend([now] * amount)
-                    txn.put(name, _window_value(expiry, live))
+            taken = self._take(name, limit, expiry, amount, now)
         except lmdb.MapFullError:
-            self.sweep()
+            # LMDB itself ran out (a burst between two reads of the fill): refuse until a
+            # sweep has made room.
+            self._full = True
             raise
+        self._housekeeping(now)
+        return taken
+
+    def _housekeeping(self, now: float) -> None:
         self._checks += 1
+        if self._checks % FILL_CHECK_EVERY:
+            return
         if self._checks % SWEEP_EVERY == 0:
             self.sweep(now, keys=SWEEP_KEYS)
-        return taken
+        fill = self.fill()
+        if fill > SWEEP_ALL_AT and now >= self._full_sweep_due:
+            started = time.monotonic()
+            self.sweep(now)
+            took = time.monotonic() - started
+            self._full_sweep_due = now + max(1.0, FULL_SWEEP_PAUSE * took)
+            fill = self.fill()
+        self._full = fill > REFUSE_AT
+
+    def fill(self) -> float:
+        """The share of the map that the windows and counters hold now (across processes)."""
+        env = self._environment()
+        stat, size = env.stat(), env.info()["map_size"]
+        pages = stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]
+        return float(pages * stat["psize"] / size)
+
+    def _filled_up(self) -> lmdb.MapFullError:
+        size = self._environment().info()["map_size"]
+        return lmdb.MapFullError(
+            f"the live windows fill {self.fill():.0%} of the {size // 2**20} MiB map of "
+            f"{self.path}: raise its ?map_size= (checks resume once a sweep makes room)"
+        )
+
+    def _take(self, name: bytes, limit: int, expiry: int, amount: int, now: float) -> bool:
+        env = self._env if self._forks == FORKS[0] and self._env is not None else None
+        # Not through _write's generator: this is every acceptance's path.
+        with (env or self._environment()).begin(write=True) as txn:
+            times, first = _window(txn.get(name), now - expiry)
+            if len(times) - first + amount > limit:
+                return False
+            txn.put(name, _window_value(expiry, times, first, now, amount))
+        return True
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
         with self._read() as txn:
-            live = _live(txn.get(_WINDOW + key.encode()), now - expiry)
-        return (live[0] if live else now, len(live))
+            times, first = _window(txn.get(_name(_WINDOW, key)), now - expiry)
+        return (times[first] if first < len(times) else now, len(times) - first)
 
     def sweep(self, now: float | None = None, *, keys: int | None = None) -> int:
         """Delete the windows whose every entry has expired and the expired counters, looking
-        at ``keys`` keys from where the last sweep stopped (all of them when ``None``); how
-        many went. Housekeeping: it never changes a decision."""
+        at ``keys`` keys from where the last sweep stopped, up to the last key (every key when
+        ``None``); how many went. Housekeeping: it never changes a decision."""
         at = time.time() if now is None else now
+        if keys is None:
+            self._sweep_from = b""
         removed = 0
+        left = keys
+        while left is None or left > 0:
+            gone, seen = self._sweep_batch(
+                at, SWEEP_BATCH if left is None else min(left, SWEEP_BATCH)
+            )
+            removed += gone
+            if left is not None:
+                left -= seen
+            if not self._sweep_from:  # past the last key
+                break
+        return removed
+
+    def _sweep_batch(self, at: float, keys: int) -> tuple[int, int]:
+        removed = seen = 0
         with self._write() as txn:
             cursor = txn.cursor()
-            seen = 0
             found = cursor.set_range(self._sweep_from)
-            while found and (keys is None or seen < keys):
+            while found and seen < keys:
                 name, value = cursor.item()
                 seen += 1
                 if _expired(name, value, at):
@@ -179,13 +257,17 @@ class LMDBStorage(Storage, MovingWindowSupport):
                 else:
                     found = cursor.next()
             self._sweep_from = cursor.key() if found else b""
-        return removed
+        return removed, seen
 
     # -- fixed-window counters (the rest of limits' Storage interface) -----------------------
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        name = _COUNTER + key.encode()
+        name = _name(_COUNTER, key)
         now = time.time()
+        if self._full:
+            self._housekeeping(now)
+            if self._full:
+                raise self._filled_up()
         with self._write() as txn:
             raw = txn.get(name)
             value, expires_at = _COUNTER_VALUE.unpack(raw) if raw else (0, 0.0)
@@ -193,11 +275,12 @@ class LMDBStorage(Storage, MovingWindowSupport):
                 value, expires_at = 0, now + expiry
             value += amount
             txn.put(name, _COUNTER_VALUE.pack(value, expires_at))
+        self._housekeeping(now)
         return int(value)
 
     def get(self, key: str) -> int:
         with self._read() as txn:
-            raw = txn.get(_COUNTER + key.encode())
+            raw = txn.get(_name(_COUNTER, key))
         if not raw:
             return 0
         value, expires_at = _COUNTER_VALUE.unpack(raw)
@@ -205,7 +288,7 @@ class LMDBStorage(Storage, MovingWindowSupport):
 
     def get_expiry(self, key: str) -> float:
         with self._read() as txn:
-            raw = txn.get(_COUNTER + key.encode())
+            raw = txn.get(_name(_COUNTER, key))
         return float(_COUNTER_VALUE.unpack(raw)[1]) if raw else time.time()
 
     def check(self) -> bool:
@@ -223,10 +306,9 @@ class LMDBStorage(Storage, MovingWindowSupport):
         return count
 
     def clear(self, key: str) -> None:
-        encoded = key.encode()
         with self._write() as txn:
-            txn.delete(_WINDOW + encoded)
-            txn.delete(_COUNTER + encoded)
+            txn.delete(_name(_WINDOW, key))
+            txn.delete(_name(_COUNTER, key))
 
     def close(self) -> None:
         with self._lock:
@@ -238,15 +320,8 @@ class LMDBStorage(Storage, MovingWindowSupport):
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
-        env = self._environment()
-        try:
-            with env.begin(write=True) as txn:
-                yield txn
-        except lmdb.MapFullError:
-            # Full of windows that have expired, most likely: sweep them all, and the next
-            # check finds room (this one is decided by the caller's on_error).
-            self.sweep()
-            raise
+        with self._environment().begin(write=True) as txn:
+            yield txn
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Any]:
@@ -299,20 +374,41 @@ def _parse(uri: str) -> tuple[str, int]:
         if name != "map_size":
             raise ValueError(f"an LMDB storage URI takes ?map_size=BYTES only, got {name!r}")
         map_size = int(values[-1]) if values[-1].isdigit() else 0
-        if map_size < 2**20:
-            raise ValueError(f"map_size is a number of bytes, at least 1 MiB, got {values[-1]!r}")
+        if map_size < MIN_MAP_SIZE:
+            raise ValueError(f"map_size is a number of bytes, at least 4 MiB, got {values[-1]!r}")
     return path, map_size
 
 
-def _live(raw: bytes | None, after: float) -> list[float]:
-    """The entry times of a window value later than ``after``, oldest first."""
+def _name(kind: bytes, key: str) -> bytes:
+    """The LMDB key of ``key``: itself, or its digest past LMDB's 511 bytes (a key function of
+    the app's may return anything)."""
+    name = kind + key.encode("utf-8", "surrogatepass")
+    if len(name) <= _MAX_NAME:
+        return name
+    return kind + b"#" + hashlib.blake2b(name, digest_size=32).digest()
+
+
+def _window(raw: bytes | None, after: float) -> tuple[array.array[float], int]:
+    """A window value's times (its length first) and the index of its first live entry: the
+    times are in order, so a binary search finds it, in C, however long the window."""
     if not raw:
-        return []
-    return [at for at in memoryview(raw).cast("d")[1:] if at > after]
+        return _EMPTY, 1
+    times = array.array("d", raw)
+    return times, bisect.bisect_right(times, after, 1)
 
 
-def _window_value(expiry: int, times: list[float]) -> bytes:
-    return array.array("d", [float(expiry), *times]).tobytes()
+def _window_value(
+    expiry: int, times: array.array[float], first: int, now: float, amount: int
+) -> bytes:
+    """The value of a window: its length, its live entries, and ``amount`` new ones at
+    ``now`` (or at its newest entry's time, if a clock stepped back, so the times stay in
+    order)."""
+    if first < len(times):
+        now = max(now, times[-1])
+    value = array.array("d", (float(expiry),))
+    value.extend(times[first:])
+    value.extend((now,) * amount)
+    return value.tobytes()
 
 
 def _expired(name: bytes, value: bytes, now: float) -> bool:
