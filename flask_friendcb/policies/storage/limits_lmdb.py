@@ -164,9 +164,7 @@ class LMDBStorage(Storage, MovingWindowSupport):
         name = _name(_WINDOW, key)
         now = time.time()
         if self._full:
-            self._housekeeping(now)
-            if self._full:
-                raise self._filled_up()
+            self._refuse_while_full(now)
         try:
             taken = self._take(name, limit, expiry, amount, now)
         except lmdb.MapFullError:
@@ -176,6 +174,12 @@ class LMDBStorage(Storage, MovingWindowSupport):
             raise
         self._housekeeping(now)
         return taken
+
+    def _refuse_while_full(self, now: float) -> None:
+        """Raise while live windows fill the map past REFUSE_AT, read again as the checks go."""
+        self._housekeeping(now)
+        if self._full:
+            raise self._filled_up()
 
     def _housekeeping(self, now: float) -> None:
         self._checks += 1
@@ -265,9 +269,7 @@ class LMDBStorage(Storage, MovingWindowSupport):
         name = _name(_COUNTER, key)
         now = time.time()
         if self._full:
-            self._housekeeping(now)
-            if self._full:
-                raise self._filled_up()
+            self._refuse_while_full(now)
         with self._write() as txn:
             raw = txn.get(name)
             value, expires_at = _COUNTER_VALUE.unpack(raw) if raw else (0, 0.0)
