@@ -1,21 +1,25 @@
 """A ``limits`` storage in an LMDB file, registered under the ``lmdb`` scheme (extra ``[lmdb]``).
 
 The cheapest store the processes of one machine can share: LMDB maps the file into every
-process and serialises writers with a mutex in that shared memory, so that taking an entry is
-a few memory writes under a lock and no system call, where a SQLite commit makes about ten
-(locks on its WAL index, two writes of its WAL). Every check still sees every other process's
-entries at once: exactly ``limit`` pass per window, as on SQLite or Redis.
+process for reading and serialises writers with a mutex in that shared memory, so that taking
+an entry costs a few writes of the file's pages and no lock call, where a SQLite commit makes
+about ten system calls (locks on its WAL index, two writes of its WAL). Every check still sees
+every other process's entries at once: exactly ``limit`` pass per window, as on SQLite or
+Redis.
 
-What it gives up for that: the file is written through the shared mapping and never flushed
-to disk by this storage (``sync=False``). A process that dies loses nothing (the kernel holds
-the pages); a machine that loses power may leave the file unreadable, and then it is made
-again empty, since what it holds is counts of the last window (a file that opens and then
-fails its reads costs each check its ``on_error``, logged: delete it, nothing else is lost).
+The pages are written with ``pwrite``, not through a writable mapping (LMDB's ``writemap``),
+though that would cost half as much: a write to a mapped page the file system has no room
+for kills the process (SIGBUS) where ``pwrite`` fails with an error the policy's ``on_error``
+decides. They are never flushed to disk by this storage (``sync=False``): a process that dies
+loses nothing (the kernel holds the pages); a machine that loses power may leave the file
+unreadable, and then it is made again empty (and logged), since what it holds is counts of
+the last window (a file that opens and then fails its reads costs each check its
+``on_error``, logged: delete it, nothing else is lost).
 A writer holds LMDB's lock for microseconds and no timeout bounds the wait for it: a process
 killed while it held the lock releases it (a robust mutex), but one stopped there (SIGSTOP, a
 debugger) holds every other process's checks until it runs again. The file's size on disk is
-what it holds; its apparent size is the map (``map_size``, 128 MiB unless the URI says
-``?map_size=``), sparse where nothing was written. Windows whose entries have all expired are
+what it holds, grown as it needs (a map of ``map_size``, 128 MiB unless the URI says
+``?map_size=``, bounds it). Windows whose entries have all expired are
 swept by the checks; live windows past three quarters of the map are refused (the caller's
 ``on_error`` decides, and the error says to raise ``map_size``), since an LMDB map filled to
 its end cannot even delete.
@@ -30,6 +34,7 @@ import array
 import bisect
 import contextlib
 import hashlib
+import logging
 import os
 import struct
 import threading
@@ -52,6 +57,8 @@ except ImportError as error:  # pragma: no cover - checked by hiding the module
 
 from . import file_path
 from .base import FORKS
+
+logger = logging.getLogger("flask_friendcb.policies")
 
 #: The map's size unless the URI's ``map_size`` says otherwise: some 500,000 keys whose windows
 #: hold 20 entries each (measured), more of fewer.
@@ -347,8 +354,9 @@ def _open(path: str, map_size: int) -> Any:
     options: dict[str, Any] = {
         "map_size": map_size,
         "subdir": False,
-        # Written through the shared mapping, never flushed: see the module's docstring.
-        "writemap": True,
+        # Written with pwrite (a full disk is an error, not a SIGBUS), never flushed: see the
+        # module's docstring.
+        "writemap": False,
         "sync": False,
         "metasync": False,
         "readahead": False,
@@ -357,7 +365,12 @@ def _open(path: str, map_size: int) -> Any:
     }
     try:
         env = lmdb.open(path, **options)
-    except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError):
+    except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as error:
+        logger.warning(
+            "%s is not a readable LMDB file (%s): made again, empty (it held rate-limit counts)",
+            path,
+            error,
+        )
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         env = lmdb.open(path, **options)
