@@ -33,7 +33,8 @@ from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
 from flask_friendcb import ConfigError
 from flask_friendcb.blueprint import callback_paths, get_state
-from flask_friendcb.policies.storage import as_redis_url
+from flask_friendcb.policies import RateLimitPolicy
+from flask_friendcb.policies.storage import as_redis_url, file_path
 
 from .audit import connect_audit
 from .audit_log import MIGRATIONS
@@ -42,7 +43,7 @@ from .callback_path import serve_callbacks_first
 from .cli import audit_cli
 from .drainer import Drainer
 from .operator import login_limit_exempt, operator, wrong_password
-from .policies import PolicyCode, friendcb, install
+from .policies import PolicyCode, embedded_uris, friendcb, install
 from .service import EXTENSION_KEY, Service, get_service
 from .settings import PREFIX, ExampleSettings
 from .spool import Spool
@@ -113,7 +114,13 @@ def _create_app(config: Mapping[str, Any] | None) -> Flask:
     else:
         _check_audit_database(store, spool)
     # The blocklist and the velocity counts: on EXAMPLE_REDIS_URL, else beside the database.
-    install(app, settings, os.path.dirname(os.path.abspath(store.path)))
+    folder = os.path.dirname(os.path.abspath(store.path))
+    policies = install(app, settings, folder)
+    if not settings.redis_url:
+        # Files this process cannot use are an error now, not policies that quietly allow.
+        blocklist_uri, _ = embedded_uris(folder)
+        check_sqlite_file(file_path(blocklist_uri), "EXAMPLE_DATABASE")
+        check_velocity_file(policies.velocity, "EXAMPLE_DATABASE")
     app.cli.add_command(blocklist_cli)
     clock = get_state(app).settings.clock
     drainer = Drainer(
@@ -232,6 +239,13 @@ def check_sqlite_file(path: str, key: str) -> None:
         raise ConfigError(key, f"the folder {folder!r} does not exist; create it or fix the path")
     if os.path.isdir(path):
         raise ConfigError(key, f"{path!r} is a folder; name a file in it")
+    if not os.access(folder, os.W_OK):
+        # SQLite writes its journal and WAL beside the file, whatever the file allows.
+        raise ConfigError(
+            key, f"this process may not write in the folder {folder!r} (it holds {path!r})"
+        )
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        raise ConfigError(key, f"this process may not read and write {path!r}")
     try:
         db = sqlite3.connect(path, timeout=30.0)
         try:
@@ -242,6 +256,16 @@ def check_sqlite_file(path: str, key: str) -> None:
             db.close()
     except sqlite3.Error as error:
         raise ConfigError(key, f"cannot open {path!r} as a SQLite database: {error}") from None
+
+
+def check_velocity_file(policy: RateLimitPolicy, key: str) -> None:
+    """Refuse, naming ``key``, a velocity counts' file the policy cannot open."""
+    try:
+        policy.remaining("")
+    except Exception as error:
+        raise ConfigError(
+            key, f"cannot use {policy.storage_uri.split(':///', 1)[-1]!r}: {error}"
+        ) from None
 
 
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -70,7 +70,10 @@ def main() -> int:
     password = " (HTTP Basic: any user name, EXAMPLE_PASSWORD)" if example.password else ""
     print(f"Operator page: {base}/{password}")
     print(f"Callback URL: {url}")
-    print("Send a callback as Tencent would (from another terminal):")
+    print(
+        "Send a callback as Tencent would (from another terminal, with the same FRIENDCB_* "
+        "variables: the command signs with its own):"
+    )
     print(
         f"  .venv/bin/flask --app example_app friendcb send --url {url} "
         "--from mallory --to spammer1 --remark 'visit www.example.com'"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -158,8 +159,10 @@ def send_command(
     """Send a signed friend callback, as Tencent would, and print the answer.
 
     Without --url the callback goes to this app's own route, in process; with --url it is
-    posted over HTTP, signed with this app's SdkAppid and token. For example
-    `send --command Sns.CallbackPrevFriendAdd --from farm01 --to alice --wording "..."`.
+    posted over HTTP, signed with this app's SdkAppid and token (FRIENDCB_SDKAPPID and
+    FRIENDCB_TOKEN of this command's environment: the receiving server's, to be accepted). For
+    example `send --command Sns.CallbackPrevFriendAdd --from farm01 --to alice --wording "..."`.
+    Exits with status 1 when an answer is not 200 (a refused item is still a 200).
     """
     settings = get_state(current_app).settings
     if command == FRIEND_RESPONSE_COMMAND:
@@ -172,6 +175,7 @@ def send_command(
             friend_add_item(to, wording=wording, remark=remark, group_name=group, add_source=source)
             for to in (to_accounts or ("recipient",))
         ]
+    refused = False
     for _ in range(count):
         if command == FRIEND_RESPONSE_COMMAND:
             body = friend_response_body(from_account or "responder", items)
@@ -202,6 +206,9 @@ def send_command(
             )
             status, text = _post(f"{url}{'&' if '?' in url else '?'}{query}", body)
         click.echo(f"{status} {_pretty(text)}")
+        refused = refused or status != 200
+    if refused:
+        raise SystemExit(1)
 
 
 @click.command("check")
@@ -284,13 +291,23 @@ def _post(url: str, body: dict[str, Any]) -> tuple[int, str]:
         return error.code, error.read().decode("utf-8", "replace")
     except urllib.error.URLError as error:
         raise click.ClickException(f"could not reach {url.split('?')[0]}: {error.reason}") from None
+    except (http.client.HTTPException, OSError) as error:
+        # The connection dropped (RemoteDisconnected), timed out, or the answer was not HTTP.
+        raise click.ClickException(
+            f"no answer from {url.split('?')[0]}: {type(error).__name__}: {error}"
+        ) from None
+
+
+#: The most of an answer that is not JSON printed (an HTML error page, say).
+_TEXT_SHOWN = 300
 
 
 def _pretty(text: str) -> str:
     try:
         return json.dumps(json.loads(text), ensure_ascii=False)
     except ValueError:
-        return text
+        flat = " ".join(text.split())
+        return flat if len(flat) <= _TEXT_SHOWN else flat[:_TEXT_SHOWN] + "..."
 
 
 @click.group("words")

@@ -76,15 +76,28 @@ def bad_settings(folder: Path) -> list[tuple[dict[str, str], str, str]]:
             "EXAMPLE_DATABASE",
             "cannot open",
         ),
+        # The policies' files beside the database, unusable: not policies that quietly allow.
+        (
+            {"EXAMPLE_DATABASE": str(folder / "blocklist-taken" / "example.sqlite3")},
+            "EXAMPLE_DATABASE",
+            "blocklist.sqlite3' is a folder",
+        ),
+        (
+            {"EXAMPLE_DATABASE": str(folder / "velocity-taken" / "example.sqlite3")},
+            "EXAMPLE_DATABASE",
+            "velocity.lmdb'",
+        ),
     ]
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(9))
 @pytest.mark.parametrize("command", [["audit", "export"], ["blocklist", "list"], ["db", "current"]])
 def test_a_bad_setting_is_one_line_and_status_1(
     in_empty_folder: Path, tmp_path: Path, case: int, command: list[str]
 ) -> None:
     (tmp_path / "not-a-database.sqlite3").write_bytes(b"this is no SQLite file at all" * 100)
+    (tmp_path / "blocklist-taken" / "blocklist.sqlite3").mkdir(parents=True)
+    (tmp_path / "velocity-taken" / "velocity.lmdb").mkdir(parents=True)
     env, key, words = bad_settings(tmp_path)[case]
     result = flask_command(env, *command)
     assert result.exit_code == 1, result.output

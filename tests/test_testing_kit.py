@@ -161,9 +161,56 @@ def test_cli_send_reports_refusals_and_bad_urls() -> None:
             args=["friendcb", "send", "--url", f"http://{address}/im/callback"]
         )
     assert result.output.startswith("403 ")
+    # Not accepted: a script sees it in the exit status.
+    assert result.exit_code == 1
     result = sender.test_cli_runner().invoke(args=["friendcb", "send", "--url", "file:///etc"])
     assert result.exit_code != 0
     assert "http://" in result.output
+
+
+def test_cli_send_to_a_wrong_path_shows_a_line_of_the_page_and_fails() -> None:
+    target, _ = flask_app()
+    sender, _ = flask_app()
+    with serving(target) as address:
+        result = sender.test_cli_runner().invoke(
+            args=["friendcb", "send", "--url", f"http://{address}/im/calback"]
+        )
+    assert result.exit_code == 1
+    assert result.output.startswith("404 ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert len(result.output) < 400
+
+
+def test_cli_send_to_a_server_that_hangs_up_is_one_line() -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def hang_up() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.close()  # no answer at all
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    sender, _ = flask_app()
+    try:
+        port = listener.getsockname()[1]
+        result = sender.test_cli_runner().invoke(
+            args=["friendcb", "send", "--url", f"http://127.0.0.1:{port}/im/callback"]
+        )
+    finally:
+        thread.join(10)
+        listener.close()
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: no answer from http://127.0.0.1:{port}/im/callback: RemoteDisconnected: "
+        "Remote end closed connection without response"
+    ]
 
 
 def test_cli_check_shows_the_console_settings() -> None:
