@@ -263,9 +263,7 @@ def check_velocity_file(policy: RateLimitPolicy, key: str) -> None:
     try:
         policy.remaining("")
     except Exception as error:
-        raise ConfigError(
-            key, f"cannot use {policy.storage_uri.split(':///', 1)[-1]!r}: {error}"
-        ) from None
+        raise ConfigError(key, f"cannot use {file_path(policy.storage_uri)!r}: {error}") from None
 
 
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -62,7 +62,7 @@ from flask_friendcb.models import FriendAddEvent, FriendAddItem
 from flask_friendcb.policies import BlocklistPolicy, ContentPolicy, RateLimitPolicy
 from flask_friendcb.policies.base import UNCHECKED_INFO, redact
 from flask_friendcb.policies.content import REMARK_MAX_BYTES, TAG_MAX_BYTES, WORDING_MAX_BYTES
-from flask_friendcb.policies.storage import as_redis_url
+from flask_friendcb.policies.storage import as_redis_url, file_uri
 
 from .service import current_service
 from .settings import ExampleSettings
@@ -152,10 +152,9 @@ def embedded_uris(folder: str) -> tuple[str, str]:
     (the database's), shared by the processes of this machine. The blocklist is a SQLite file
     (the operator's record, read from each process's copy); the velocity counts an LMDB file,
     where an acceptance is taken in shared memory for a fraction of a SQLite commit."""
-    # A scheme, :///, then an absolute path: four slashes in all.
     return (
-        "sqlite:///" + os.path.abspath(os.path.join(folder, "blocklist.sqlite3")),
-        "lmdb:///" + os.path.abspath(os.path.join(folder, "velocity.lmdb")),
+        file_uri("sqlite", os.path.join(folder, "blocklist.sqlite3")),
+        file_uri("lmdb", os.path.join(folder, "velocity.lmdb")),
     )
 
 

@@ -19,6 +19,8 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from .audit_log import AuditLog, MinuteCount, SearchPage
 from .audit_log import escape_like as escape_like  # where the operator page's code finds it
 
@@ -68,8 +70,9 @@ def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
 
 
 def embedded_url(path: str) -> str:
-    """The SQLAlchemy URL of the SQLite file at ``path``."""
-    return f"sqlite:///{os.path.abspath(path)}"
+    """The SQLAlchemy URL of the SQLite file at ``path``, quoted: a ``?`` or ``%`` in a folder's
+    name is part of the path, not a query or an escape."""
+    return sa.URL.create("sqlite", database=os.path.abspath(path)).render_as_string()
 
 
 class Store:

@@ -113,6 +113,17 @@ def test_a_bad_setting_is_one_line_and_status_1(
     assert list(in_empty_folder.iterdir()) == []
 
 
+def test_a_folder_named_with_url_characters_is_a_folder_like_any_other(tmp_path: Path) -> None:
+    # "?" starts a URL's query and "%41" is an escape: in a path, they are the folder's name.
+    folder = tmp_path / "odd?name%41 #é"
+    folder.mkdir()
+    database = folder / "example.sqlite3"
+    result = flask_command({"EXAMPLE_DATABASE": str(database)}, "audit", "export")
+    assert result.exit_code == 0, result.output
+    assert database.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [folder.name]
+
+
 def test_outside_the_cli_a_bad_setting_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^EXAMPLE_DATABASE: the folder .* does not exist"):
         create_app(example_config(str(tmp_path / "missing" / "db.sqlite3")))

@@ -509,9 +509,9 @@ def test_four_processes_on_one_key_admit_exactly_limit(
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(4)  # every process starts at the same instant
     queue = context.Queue()
-    # LMDB takes an entry in microseconds: with as few keys as the others, the first process
-    # to pass the barrier would be done before the last one wakes.
-    keys = KEYS * 50 if kind == "lmdb" else KEYS
+    # Enough keys that every process is still at it when the last one passes the barrier (it
+    # may wake some milliseconds after the first): LMDB takes an entry in microseconds.
+    keys = KEYS * 50 if kind == "lmdb" else KEYS * 5
     processes = [context.Process(target=_hammer, args=(uri, keys, ready, queue)) for _ in range(4)]
     for process in processes:
         process.start()

@@ -15,7 +15,8 @@ URI                            storage
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import os
+from urllib.parse import quote, unquote, urlsplit
 
 from .base import BlocklistEntry, BlocklistStorage
 
@@ -39,15 +40,22 @@ def scheme_of(uri: str) -> str:
 
 
 def file_path(uri: str) -> str:
-    """The file of a ``sqlite:///path`` or ``lmdb:///path`` URI (three slashes, then the path;
-    a query after it is the storage's own)."""
+    """The file of a ``sqlite:///path`` or ``lmdb:///path`` URI (three slashes, then the path,
+    percent-decoded as in any URL, so ``%3F`` is a ``?`` of the path; a query after it is the
+    storage's own)."""
     scheme, path = uri.split("://", 1)
-    path = path.split("?", 1)[0]
+    path = unquote(path.split("?", 1)[0])
     if not path.startswith("/") or path == "/":
         raise ValueError(f"a storage URI of {scheme}:// is {scheme}:///path/to/file, got {uri!r}")
     # sqlite:////abs/path and sqlite:///relative/path, as SQLAlchemy reads them.
     path = path[1:]
     return path or ":memory:"
+
+
+def file_uri(scheme: str, path: str) -> str:
+    """The ``scheme`` URI of the file at ``path`` (made absolute), quoted so that any path
+    reads back as itself."""
+    return f"{scheme}:///" + quote(os.path.abspath(path), safe="/")
 
 
 def as_redis_url(uri: str) -> str:
