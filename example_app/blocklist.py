@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 from flask_friendcb.policies import BlocklistEntry, PolicyStorageError
 
 from .accounts import account_problem
-from .policies import get_policies
+from .policies import get_policies, listed_entry
 
 blocklist_cli = AppGroup("blocklist", help="List, add and remove blocked accounts.")
 
@@ -56,7 +56,7 @@ def add(account: str, reason: str, replace: bool) -> None:
         raise click.BadParameter(problem, param_hint="ACCOUNT")
     blocklist = get_policies(current_app).blocklist
     try:
-        listed = next((entry for entry in blocklist.entries() if entry.account == account), None)
+        listed = listed_entry(blocklist, account)
         if listed is not None and not replace:
             why = f"reason: {_printable(listed.reason)}" if listed.reason else "no reason given"
             click.echo(

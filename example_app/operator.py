@@ -52,7 +52,7 @@ from .audit_log import (
 )
 from .audit_schema import RESPONSE_COMMAND
 from .feed import POLL_SECONDS, Cursor, Feed, feed_of
-from .policies import current_policies
+from .policies import current_policies, listed_entry
 from .service import Service, current_service
 from .settings import ExampleSettings, is_loopback
 
@@ -125,6 +125,9 @@ class BlockSchema(Schema):
         load_default="",
         validate=[validate.Length(max=REASON_MAX_CHARS), _valid_reason],
     )
+    #: An account already listed keeps its reason and time unless this is true (as the CLI's
+    #: ``blocklist add --replace``).
+    replace = fields.Boolean(load_default=False)
 
 
 class UnblockSchema(Schema):
@@ -363,8 +366,12 @@ def block() -> tuple[Response, int]:
         data = BlockSchema().load(body)
     except ValidationError as error:
         return jsonify(error="invalid request", fields=error.messages), 400
+    policy = current_policies().blocklist
     try:
-        entry = current_policies().blocklist.add(data["account"], reason=data["reason"])
+        listed = None if data["replace"] else listed_entry(policy, data["account"])
+        if listed is not None:
+            return jsonify({**_entry(listed), "already_blocked": True}), 200
+        entry = policy.add(data["account"], reason=data["reason"])
     except PolicyStorageError as error:
         return _blocklist_unavailable(error)
     return jsonify(_entry(entry)), 201

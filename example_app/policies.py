@@ -42,7 +42,6 @@ allows it, and the outage is logged once.
 from __future__ import annotations
 
 import enum
-import math
 import os
 from dataclasses import dataclass
 
@@ -59,7 +58,7 @@ from flask_friendcb import (
 )
 from flask_friendcb.blueprint import get_state
 from flask_friendcb.models import FriendAddEvent, FriendAddItem
-from flask_friendcb.policies import BlocklistPolicy, ContentPolicy, RateLimitPolicy
+from flask_friendcb.policies import BlocklistEntry, BlocklistPolicy, ContentPolicy, RateLimitPolicy
 from flask_friendcb.policies.base import UNCHECKED_INFO, redact
 from flask_friendcb.policies.content import REMARK_MAX_BYTES, TAG_MAX_BYTES, WORDING_MAX_BYTES
 from flask_friendcb.policies.storage import as_redis_url, file_uri
@@ -116,7 +115,7 @@ def install(app: Flask, settings: ExampleSettings, folder: str) -> Policies:
     else:
         os.makedirs(folder, exist_ok=True)
         blocklist_uri, velocity_uri = embedded_uris(folder)
-    window = max(1, math.ceil(settings.velocity_window))
+    window = settings.velocity_seconds
     policies = Policies(
         blocklist=BlocklistPolicy(
             storage_uri=blocklist_uri,
@@ -140,6 +139,12 @@ def get_policies(app: Flask) -> Policies:
     """``app``'s policies."""
     policies: Policies = app.extensions[POLICIES_KEY]
     return policies
+
+
+def listed_entry(policy: BlocklistPolicy, account: str) -> BlocklistEntry | None:
+    """``account``'s entry on the blocklist, or ``None``: what the CLI and the API show of an
+    account blocked already (each keeps its reason unless told to replace it)."""
+    return next((entry for entry in policy.entries() if entry.account == account), None)
 
 
 def current_policies() -> Policies:
@@ -218,7 +223,7 @@ def velocity(item: FriendResponseItem, event: FriendResponseEvent) -> Reject | N
     settings = current_service().settings
     return Reject(
         PolicyCode.VELOCITY,
-        f"more than {settings.velocity_limit} acceptances in {settings.velocity_window:g} s",
+        f"more than {settings.velocity_limit} acceptances in {settings.velocity_seconds} s",
     )
 
 
@@ -257,5 +262,5 @@ def request_velocity(item: FriendAddItem, event: FriendAddEvent) -> Reject | Non
     settings = current_service().settings
     return Reject(
         PolicyCode.VELOCITY,
-        f"more than {settings.velocity_limit} requests in {settings.velocity_window:g} s",
+        f"more than {settings.velocity_limit} requests in {settings.velocity_seconds} s",
     )

@@ -7,6 +7,7 @@ Values may be strings (the environment) or already typed (a test's config mappin
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -40,6 +41,12 @@ class ExampleSettings:
     velocity_limit: int = 20
     #: The velocity window, in seconds (counted in whole seconds, rounded up).
     velocity_window: float = 60.0
+
+    @property
+    def velocity_seconds(self) -> int:
+        """The velocity window as it is counted: whole seconds, rounded up, at least one."""
+        return max(1, math.ceil(self.velocity_window))
+
     #: An account this many distinct users put on their blocklist within the report window
     #: shows on the page's "blocked by users" panel.
     report_threshold: int = 3

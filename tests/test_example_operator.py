@@ -131,6 +131,13 @@ def test_blocking_needs_the_pages_csrf_token(example: BuildExample) -> None:
     assert created.json == {"account": "eve", "reason": "spam", "added_at_ms": 1_700_000_000_000}
     assert client.get("/api/blocklist").json == {"blocklist": [created.json]}
     assert service.codes("eve", "bob") == [PolicyCode.BLOCKLISTED]
+    # Blocked already: kept as it is, and said so (as the CLI's blocklist add), unless replaced.
+    again = {"account": "eve", "reason": "other"}
+    kept = client.post("/api/blocklist", json=again, headers=headers)
+    assert (kept.status_code, kept.json) == (200, {**created.json, "already_blocked": True})
+    replaced = client.post("/api/blocklist", json={**again, "replace": True}, headers=headers)
+    assert (replaced.status_code, replaced.json["reason"]) == (201, "other")
+    assert client.get("/api/blocklist").json == {"blocklist": [replaced.json]}
 
     eve = {"account": "eve"}
     assert client.delete("/api/blocklist", json=eve).status_code == 400  # no token
@@ -161,13 +168,16 @@ def test_invalid_blocklist_entries_are_refused(example: BuildExample, body: obje
     assert service.blocklist.entries() == []
 
 
-def test_blocking_again_updates_the_reason(example: BuildExample) -> None:
+def test_blocking_again_keeps_the_reason_unless_told_to_replace_it(example: BuildExample) -> None:
     service = example()
     client = operator_client(service)
     headers = {"X-CSRFToken": csrf_token(client)}
     client.post("/api/blocklist", json={"account": "eve", "reason": "one"}, headers=headers)
     client.post("/api/blocklist", json={"account": "eve", "reason": "two"}, headers=headers)
-    assert [(e.account, e.reason) for e in service.blocklist.entries()] == [("eve", "two")]
+    assert [(e.account, e.reason) for e in service.blocklist.entries()] == [("eve", "one")]
+    body = {"account": "eve", "reason": "three", "replace": True}
+    client.post("/api/blocklist", json=body, headers=headers)
+    assert [(e.account, e.reason) for e in service.blocklist.entries()] == [("eve", "three")]
 
 
 # -- decisions and counters ------------------------------------------------------------------

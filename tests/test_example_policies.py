@@ -302,6 +302,15 @@ def test_acceptances_in_one_callback_count_one_by_one(example: BuildExample) -> 
     assert service.codes("bot", *items) == [0, 0, 0, PolicyCode.VELOCITY, 0]
 
 
+def test_a_fractional_window_is_told_as_it_is_counted(example: BuildExample) -> None:
+    # Counted in whole seconds, rounded up: the answer says the window that holds.
+    service = example(EXAMPLE_VELOCITY_LIMIT=1, EXAMPLE_VELOCITY_WINDOW=1.5)
+    assert service.callback("bot", "a", "b")[1] == (
+        PolicyCode.VELOCITY,
+        "more than 1 acceptances in 2 s",
+    )
+
+
 def test_the_window_slides(example: BuildExample) -> None:
     # The counts are the storage's (shared by every worker), kept on the real clock.
     service = example(EXAMPLE_VELOCITY_LIMIT=2, EXAMPLE_VELOCITY_WINDOW=1)

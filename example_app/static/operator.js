@@ -566,8 +566,11 @@ function restartStream() {
 
 // -- blocklist -------------------------------------------------------------------------------
 
+// An account typed or picked with a reason gets that reason even if it was listed already
+// (replace); the API alone keeps the old one unless told.
 async function block(account, reason) {
-  await request(urls.blocklist, { method: "POST", body: JSON.stringify({ account, reason }) });
+  const body = JSON.stringify({ account, reason, replace: true });
+  await request(urls.blocklist, { method: "POST", body });
   await loadBlocklist();
   loadReported();
 }
