@@ -295,6 +295,13 @@ def _announce(app: Flask) -> None:
         "audit log and the 'blocked by users' panel) the after-callbacks of friends added "
         "and deleted and of blocklists changed"
     )
+    for key, close in ExampleSettings.unknown_keys(app.config):
+        # Read by nothing, so without effect: say so rather than run on a default unawares.
+        logger.warning(
+            "%s is not a setting of example_app, and has no effect%s",
+            key,
+            f" (did you mean {close}?)" if close else "",
+        )
     settings = get_state(app).settings
     if settings.tokens[:1] == (DEV_CONFIG["FRIENDCB_TOKEN"],):
         logger.warning(

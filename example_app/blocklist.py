@@ -81,8 +81,25 @@ def remove(account: str) -> None:
     except PolicyStorageError as error:
         raise click.ClickException(f"the blocklist could not be changed: {error}") from None
     if not removed:
-        raise click.ClickException(f"{_printable(account)} is not on the blocklist")
+        raise click.ClickException(
+            f"{_printable(account)} is not on the blocklist{_escaped_form_hint(account)}"
+        )
     click.echo(f"unblocked {_printable(account)}")
+
+
+def _escaped_form_hint(account: str) -> str:
+    """When ``account`` is how ``blocklist list`` shows a listed account (its invisible
+    characters escaped), how to type that account itself."""
+    try:
+        entries = get_policies(current_app).blocklist.entries()
+    except PolicyStorageError:
+        return ""
+    if any(_printable(e.account) == account != e.account for e in entries):
+        return (
+            "; `blocklist list` shows an account with invisible characters that way: give the "
+            f"characters themselves, in bash: blocklist remove $'{account}'"
+        )
+    return ""
 
 
 #: The first line of ``blocklist list``.

@@ -106,7 +106,8 @@ class Policies:
 
 
 def install(app: Flask, settings: ExampleSettings, folder: str) -> Policies:
-    """Make ``app``'s policies: on ``settings.redis_url``, else on SQLite files in ``folder``.
+    """Make ``app``'s policies: on ``settings.redis_url``, else on files in ``folder`` (the
+    blocklist's SQLite file and the velocity counts' LMDB file, :func:`embedded_uris`).
     An unusable ``EXAMPLE_REDIS_URL`` fails here, at start-up, with a
     :class:`~flask_friendcb.ConfigError` naming it."""
     if settings.redis_url:

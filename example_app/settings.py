@@ -6,6 +6,8 @@ Values may be strings (the environment) or already typed (a test's config mappin
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import ipaddress
 import math
 import re
@@ -84,6 +86,17 @@ class ExampleSettings:
     https: bool = False
     #: Wrong passwords a client may send (Flask-Limiter's notation) before it is refused.
     login_limit: str = "10/minute"
+
+    @classmethod
+    def unknown_keys(cls, config: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+        """The ``EXAMPLE_*`` keys of ``config`` no setting reads (a typo, most likely), each
+        with the setting's name it is closest to, if one is close."""
+        known = [PREFIX + field.name.upper() for field in dataclasses.fields(cls)]
+        return [
+            (key, next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.8)), None))
+            for key in sorted(config)
+            if isinstance(key, str) and key.startswith(PREFIX) and key not in known
+        ]
 
     @property
     def loopback_only(self) -> bool:

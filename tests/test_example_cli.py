@@ -146,6 +146,25 @@ def test_a_cli_call_warns_once_about_the_development_defaults(
     assert warnings[0].startswith("the development token is in use")
 
 
+def test_a_misspelt_setting_is_named_with_the_one_meant(
+    in_empty_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {
+        "EXAMPLE_DATABASE": str(tmp_path / "example.sqlite3"),
+        "EXAMPLE_VELOCITY_LIMITS": "2",
+        "EXAMPLE_NOTHING_LIKE_IT": "1",
+    }
+    with caplog.at_level(logging.WARNING, logger="example_app"):
+        result = flask_command(env, "blocklist", "list")
+    assert result.exit_code == 0, result.output
+    warnings = [record.getMessage() for record in caplog.records]
+    assert (
+        "EXAMPLE_VELOCITY_LIMITS is not a setting of example_app, and has no effect "
+        "(did you mean EXAMPLE_VELOCITY_LIMIT?)"
+    ) in warnings
+    assert "EXAMPLE_NOTHING_LIKE_IT is not a setting of example_app, and has no effect" in warnings
+
+
 # -- one account rule for the CLI, the API and the page --------------------------------------
 
 
@@ -196,6 +215,20 @@ def test_list_has_a_header_and_shows_edge_spaces_and_backslashes(example: BuildE
         "ali\\u200bce",
         "back\\\\slash",
     ]
+
+
+def test_removing_an_account_as_list_shows_it_says_how_to_type_it(example: BuildExample) -> None:
+    service = example()
+    runner = service.app.test_cli_runner()
+    assert runner.invoke(args=["blocklist", "add", "ali\u200bce"]).exit_code == 0
+    shown = runner.invoke(args=["blocklist", "list"]).output.splitlines()[1].split("\t")[0]
+    refused = runner.invoke(args=["blocklist", "remove", shown])
+    assert refused.exit_code == 1
+    assert "in bash: blocklist remove $'ali\\u200bce'" in refused.output
+    # A plain typo gets no such hint.
+    typo = runner.invoke(args=["blocklist", "remove", "bob"])
+    assert typo.output.strip() == "Error: bob is not on the blocklist"
+    assert runner.invoke(args=["blocklist", "remove", "ali\u200bce"]).exit_code == 0
 
 
 def test_adding_a_listed_account_keeps_its_reason_unless_told(example: BuildExample) -> None:
