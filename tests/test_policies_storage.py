@@ -653,6 +653,29 @@ def _block_in_another_process(uri: str, account: str) -> None:
     BlocklistPolicy(storage_uri=uri).add(account, reason="from another process")
 
 
+def test_the_sqlite_watch_leaves_sqlite_its_locks_on_the_wal_index(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops every fcntl lock the process holds on it: a
+    watch that closed its own would take SQLite's lock on the WAL index from this process's
+    connections, and the next process to open the file would take itself for the first and
+    rebuild the index under them (truncating it first: a SIGBUS for a mapping read then)."""
+    import os
+
+    path = tmp_path / "blocklist.sqlite3"
+    policy = BlocklistPolicy(storage_uri=f"sqlite:///{path}")
+    policy.add("eve")
+    inode = os.stat(f"{path}-shm").st_ino
+
+    def locks() -> list[str]:
+        with open("/proc/locks", encoding="ascii") as table:
+            return [line for line in table if f":{inode} " in line and f" {os.getpid()} " in line]
+
+    assert locks(), "SQLite holds a lock on the WAL index while a connection is open"
+    assert policy(item("eve"), event()) is not None  # the watch maps the index
+    assert policy(item("eve"), event()) is not None
+    assert locks(), "the watch took SQLite's lock away"
+    policy.close()
+
+
 def test_sqlite_blocklist_sees_changes_of_other_processes_and_programs(tmp_path: Path) -> None:
     import sqlite3
 

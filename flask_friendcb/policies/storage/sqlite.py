@@ -20,6 +20,7 @@ import sqlite3
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -31,6 +32,19 @@ POOL_SIZE = 8
 # Connections a forked child inherited from its parent: kept, never used, never closed (closing
 # them could disturb the parent's).
 _INHERITED: list[sqlite3.Connection] = []
+
+# Descriptors of WAL index (-shm) files and their mappings (an mmap holds a duplicate of its
+# descriptor), kept open for the life of the process. Closing any descriptor of a file drops
+# every fcntl lock this process holds on it (POSIX), SQLite's own included: its connections
+# would lose the lock that tells other processes the WAL index is in use, and the next
+# process to open the file would take itself for the first, truncate the index and build it
+# again under them (a mapping read meanwhile is a SIGBUS). A few per file at most: one per
+# mapping made (a new process, or an index replaced by hand).
+_KEPT_OPEN: list[object] = []
+# The SQLiteFile objects of each file that are not closed: a watch closed with no other one
+# open on its file may close its descriptor (no connection of this process is left to lose a
+# lock), so that policies made and closed by the thousand do not pile descriptors up.
+_OPEN_FILES: dict[str, weakref.WeakSet[SQLiteFile]] = {}
 
 
 #: Forks of this process so far (shared with every file storage).
@@ -51,6 +65,7 @@ class SQLiteFile:
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._forks = _forks[0]
+        _OPEN_FILES.setdefault(_key(path), weakref.WeakSet()).add(self)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -93,6 +108,7 @@ class SQLiteFile:
             db.execute("COMMIT")
 
     def close(self) -> None:
+        _OPEN_FILES.get(_key(self.path), weakref.WeakSet()).discard(self)
         with self._lock:
             idle, self._idle = self._idle, []
         for db in idle:
@@ -130,6 +146,15 @@ class SQLiteFile:
             db.close()
             raise
         return db
+
+
+def _key(path: str) -> str:
+    return path if path == ":memory:" else os.path.realpath(path)
+
+
+def _others_open(file: SQLiteFile) -> bool:
+    """Whether another SQLiteFile of this process is open on ``file``'s file."""
+    return any(other is not file for other in _OPEN_FILES.get(_key(file.path), ()))
 
 
 def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
@@ -190,6 +215,7 @@ class CommitWatch:
         self._forks = -1
         self._db: sqlite3.Connection | None = None
         self._map: mmap.mmap | None = None
+        self._fd = -1
         self._inode = 0
         self._checked_at = 0.0
 
@@ -210,7 +236,9 @@ class CommitWatch:
 
     def close(self) -> None:
         with self._lock:
-            self._drop()
+            # The file's own pool first (SQLiteBlocklist.close closes it after): with no other
+            # open SQLiteFile on this file, no connection here would lose a lock.
+            self._drop(release=not _others_open(self._file))
 
     def _reopen(self) -> mmap.mmap | None:
         """The mapping, (re)made when missing, in a new process, or no longer the file's."""
@@ -231,8 +259,8 @@ class CommitWatch:
                 if self._db is not None:
                     _INHERITED.append(self._db)
                 if self._map is not None:
-                    self._map.close()
-                self._db, self._map = None, None
+                    _KEPT_OPEN.extend((self._map, self._fd))
+                self._db, self._map, self._fd = None, None, -1
                 self._forks = _forks[0]
             self._drop()
             if self._file.path == ":memory:":
@@ -259,22 +287,30 @@ class CommitWatch:
                 db.close()
                 return None
             finally:
-                os.close(fd)
+                _KEPT_OPEN.append(fd)  # not closed while connections may use it: _KEPT_OPEN
             if struct.unpack_from("=I", view)[0] != _WAL_INDEX_VERSION:
-                view.close()
+                _KEPT_OPEN.append(view)
                 db.close()
                 return None
-            self._db, self._map, self._inode = db, view, stat.st_ino
+            _KEPT_OPEN.remove(fd)
+            self._db, self._map, self._fd, self._inode = db, view, fd, stat.st_ino
             self._checked_at = now + _RECHECK_EVERY
             return view
 
-    def _drop(self) -> None:
-        if self._map is not None:
-            self._map.close()
+    def _drop(self, *, release: bool = False) -> None:
+        """Let go of the connection; the mapping and its descriptor are closed only when
+        ``release`` says no connection of this process uses the file (see _KEPT_OPEN)."""
         if self._db is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
-        self._db, self._map = None, None
+        if self._map is not None:
+            if release:
+                self._map.close()
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+            else:
+                _KEPT_OPEN.extend((self._map, self._fd))
+        self._db, self._map, self._fd = None, None, -1
 
 
 #: The most accounts a process keeps in memory; a longer list is asked of the file each time.
@@ -358,5 +394,5 @@ class SQLiteBlocklist:
 
     def close(self) -> None:
         self._cache = None
-        self._watch.close()
         self._file.close()
+        self._watch.close()
