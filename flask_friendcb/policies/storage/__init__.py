@@ -44,7 +44,12 @@ def file_path(uri: str) -> str:
     percent-decoded as in any URL, so ``%3F`` is a ``?`` of the path; a query after it is the
     storage's own)."""
     scheme, path = uri.split("://", 1)
-    path = unquote(path.split("?", 1)[0])
+    path, _, query = path.partition("?")
+    if query and scheme.lower() == "sqlite":
+        raise ValueError(
+            f"a SQLite storage URI takes no query, got {uri!r} (write a ? of the path as %3F)"
+        )
+    path = unquote(path)
     if not path.startswith("/") or path == "/":
         raise ValueError(f"a storage URI of {scheme}:// is {scheme}:///path/to/file, got {uri!r}")
     # sqlite:////abs/path and sqlite:///relative/path, as SQLAlchemy reads them.

@@ -12,9 +12,9 @@ though that would cost half as much: a write to a mapped page the file system ha
 for kills the process (SIGBUS) where ``pwrite`` fails with an error the policy's ``on_error``
 decides. They are never flushed to disk by this storage (``sync=False``): a process that dies
 loses nothing (the kernel holds the pages); a machine that loses power may leave the file
-unreadable, and then it is made again empty (and logged), since what it holds is counts of
-the last window (a file that opens and then fails its reads costs each check its
-``on_error``, logged: delete it, nothing else is lost).
+unreadable: its checks then go to ``on_error``, logged with what to do (stop the processes
+that use it, delete it and its ``-lock`` file: they hold counts of the last window). It is
+not replaced here: processes that have it open would split between two files.
 A writer holds LMDB's lock for microseconds and no timeout bounds the wait for it: a process
 killed while it held the lock releases it (a robust mutex), but one stopped there (SIGSTOP, a
 debugger) holds every other process's checks until it runs again. The file's size on disk is
@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from ..errors import missing_extra
 
@@ -59,6 +59,9 @@ from . import file_path
 from .base import FORKS
 
 logger = logging.getLogger("flask_friendcb.policies")
+
+#: The clock of the windows' entries (seconds since the epoch), as limits' own storages keep.
+_clock = time.time
 
 #: The map's size unless the URI's ``map_size`` says otherwise: some 500,000 keys whose windows
 #: hold 20 entries each (measured), more of fewer.
@@ -81,6 +84,8 @@ FILL_CHECK_EVERY = 16
 #: at most a twentieth of a core in sweeps) ...
 SWEEP_ALL_AT = 0.5
 FULL_SWEEP_PAUSE = 20
+#: The longest a check spends on such a sweep; the next one due goes on where it stopped.
+SWEEP_BUDGET = 0.02
 #: ... and past this one no entry is taken until a sweep makes room (the policy's on_error
 #: decides, and its log says why): an LMDB map filled to its end cannot even delete, so the
 #: rest stays free for the sweeps.
@@ -135,6 +140,10 @@ def _let_go(env: Any) -> None:
                 return
 
 
+class DamagedFile(Exception):
+    """An LMDB file that cannot be read: said once, with what to do, rather than replaced."""
+
+
 class LMDBStorage(Storage, MovingWindowSupport):
     """Moving windows and fixed-window counters in an LMDB file.
 
@@ -161,7 +170,7 @@ class LMDBStorage(Storage, MovingWindowSupport):
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
-        return lmdb.Error
+        return (lmdb.Error, DamagedFile)
 
     # -- the moving window ------------------------------------------------------------------
 
@@ -169,35 +178,48 @@ class LMDBStorage(Storage, MovingWindowSupport):
         if amount > limit:
             return False
         name = _name(_WINDOW, key)
-        now = time.time()
+        now = _clock()
         if self._full:
             self._refuse_while_full(now)
         try:
             taken = self._take(name, limit, expiry, amount, now)
         except lmdb.MapFullError:
-            # LMDB itself ran out (a burst between two reads of the fill): refuse until a
-            # sweep has made room.
+            # LMDB itself ran out (a burst between two reads of the fill, or pages a reader
+            # that died holds): refuse until a sweep has made room.
             self._full = True
+            with contextlib.suppress(lmdb.Error):
+                self._environment().reader_check()
             raise
-        self._housekeeping(now)
+        self._after_check(now)
         return taken
 
     def _refuse_while_full(self, now: float) -> None:
-        """Raise while live windows fill the map past REFUSE_AT, read again as the checks go."""
-        self._housekeeping(now)
+        """Raise while live windows fill the map past REFUSE_AT, read again at every check (a
+        policy's guard lets one through a second while its storage is down)."""
+        self._checks += 1
+        self._keep_house(now)
         if self._full:
             raise self._filled_up()
 
-    def _housekeeping(self, now: float) -> None:
+    def _after_check(self, now: float) -> None:
+        """The housekeeping due after a check; it never changes the check's decision."""
         self._checks += 1
         if self._checks % FILL_CHECK_EVERY:
             return
+        try:
+            self._keep_house(now)
+        except Exception:  # logged: the entry is taken either way
+            logger.warning("%s: housekeeping failed; the next one tries again", self.path)
+
+    def _keep_house(self, now: float) -> None:
         if self._checks % SWEEP_EVERY == 0:
             self.sweep(now, keys=SWEEP_KEYS)
         fill = self.fill()
         if fill > SWEEP_ALL_AT and now >= self._full_sweep_due:
+            # Every key, from where the last such sweep stopped, for at most SWEEP_BUDGET
+            # seconds of this check: a map of a million live windows is swept over many.
             started = time.monotonic()
-            self.sweep(now)
+            self.sweep(now, keys=None, budget=SWEEP_BUDGET)
             took = time.monotonic() - started
             self._full_sweep_due = now + max(1.0, FULL_SWEEP_PAUSE * took)
             fill = self.fill()
@@ -228,21 +250,25 @@ class LMDBStorage(Storage, MovingWindowSupport):
         return True
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
-        now = time.time()
+        now = _clock()
         with self._read() as txn:
             times, first = _window(txn.get(_name(_WINDOW, key)), now - expiry)
         return (times[first] if first < len(times) else now, len(times) - first)
 
-    def sweep(self, now: float | None = None, *, keys: int | None = None) -> int:
+    def sweep(
+        self, now: float | None = None, *, keys: int | None = None, budget: float | None = None
+    ) -> int:
         """Delete the windows whose every entry has expired and the expired counters, looking
-        at ``keys`` keys from where the last sweep stopped, up to the last key (every key when
-        ``None``); how many went. Housekeeping: it never changes a decision."""
-        at = time.time() if now is None else now
-        if keys is None:
+        at ``keys`` keys from where the last sweep stopped, up to the last key (every key from
+        the first when ``None`` and no ``budget``), for at most ``budget`` seconds (one batch
+        past it at most); how many went. Housekeeping: it never changes a decision."""
+        at = _clock() if now is None else now
+        if keys is None and budget is None:
             self._sweep_from = b""
+        deadline = None if budget is None else time.monotonic() + budget
         removed = 0
         left = keys
-        while left is None or left > 0:
+        while (left is None or left > 0) and (deadline is None or time.monotonic() < deadline):
             gone, seen = self._sweep_batch(
                 at, SWEEP_BATCH if left is None else min(left, SWEEP_BATCH)
             )
@@ -274,7 +300,7 @@ class LMDBStorage(Storage, MovingWindowSupport):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         name = _name(_COUNTER, key)
-        now = time.time()
+        now = _clock()
         if self._full:
             self._refuse_while_full(now)
         with self._write() as txn:
@@ -284,7 +310,7 @@ class LMDBStorage(Storage, MovingWindowSupport):
                 value, expires_at = 0, now + expiry
             value += amount
             txn.put(name, _COUNTER_VALUE.pack(value, expires_at))
-        self._housekeeping(now)
+        self._after_check(now)
         return int(value)
 
     def get(self, key: str) -> int:
@@ -293,12 +319,12 @@ class LMDBStorage(Storage, MovingWindowSupport):
         if not raw:
             return 0
         value, expires_at = _COUNTER_VALUE.unpack(raw)
-        return int(value) if expires_at > time.time() else 0
+        return int(value) if expires_at > _clock() else 0
 
     def get_expiry(self, key: str) -> float:
         with self._read() as txn:
             raw = txn.get(_name(_COUNTER, key))
-        return float(_COUNTER_VALUE.unpack(raw)[1]) if raw else time.time()
+        return float(_COUNTER_VALUE.unpack(raw)[1]) if raw else _clock()
 
     def check(self) -> bool:
         try:
@@ -349,8 +375,8 @@ class LMDBStorage(Storage, MovingWindowSupport):
 
 
 def _open(path: str, map_size: int) -> Any:
-    """The environment of ``path``, made again empty when the file cannot be read (what a
-    power loss can leave of a file that is never flushed)."""
+    """The environment of ``path``; a file that cannot be read (what a power loss can leave of
+    a file that is never flushed) is an error that says what to do."""
     options: dict[str, Any] = {
         "map_size": map_size,
         "subdir": False,
@@ -365,15 +391,13 @@ def _open(path: str, map_size: int) -> Any:
     }
     try:
         env = lmdb.open(path, **options)
-    except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as error:
-        logger.warning(
-            "%s is not a readable LMDB file (%s): made again, empty (it held rate-limit counts)",
-            path,
-            error,
-        )
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        env = lmdb.open(path, **options)
+    except (lmdb.InvalidError, lmdb.CorruptedError) as error:
+        # Not made again here: other processes may have it open, and one that unlinked it
+        # under them would split the workers between two files (and two counts).
+        raise DamagedFile(
+            f"{path} is damaged ({type(error).__name__}): stop the processes that use it, "
+            "delete it and its -lock file (it holds rate-limit counts only)"
+        ) from None
     # Reader slots left by processes that died in a read.
     env.reader_check()
     return env
@@ -385,7 +409,8 @@ def _parse(uri: str) -> tuple[str, int]:
     if path == ":memory:":
         raise ValueError(f"an LMDB storage is a file: lmdb:///path/to/file, got {uri!r}")
     map_size = DEFAULT_MAP_SIZE
-    for name, values in parse_qs(urlsplit(uri).query, keep_blank_values=True).items():
+    query = uri.split("://", 1)[1].partition("?")[2]  # as file_path splits it, "#" and all
+    for name, values in parse_qs(query, keep_blank_values=True).items():
         if name != "map_size":
             raise ValueError(f"an LMDB storage URI takes ?map_size=BYTES only, got {name!r}")
         map_size = int(values[-1]) if values[-1].isdigit() else 0
